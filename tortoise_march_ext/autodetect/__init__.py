@@ -1,0 +1,1 @@
+"""The pure diff from one ProjectState to another, its questioner and optimizer."""

@@ -1,0 +1,287 @@
+"""The base schema editor: statement templates, identifier quoting and literal rendering.
+
+All SQL lives in ``backends``. An editor turns :mod:`tortoise_march_ext.schema.tables` values into
+lists of statements, one statement per string, so the executor can run them one at a time and
+``sqlmigrate`` can print them. Dialects differ by data (type maps, templates, capability flags).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..exceptions import StateError
+from ..schema.state import NOT_PROVIDED, SqlDefault
+from ..schema.tables import Column, Table, TableCheck, TableIndex, TableUnique
+
+RECORDER_TABLE = "tortoise_march_migrations"
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """How one table changes: old and new definitions plus what the operation knows.
+
+    ``renames`` maps new column names to old ones; ``fills`` gives the value that existing rows
+    receive in a new or newly NOT NULL column (a one-off default, never kept as a DB default).
+    """
+
+    old: Table
+    new: Table
+    renames: dict[str, str]
+    fills: dict[str, Any]
+
+    def old_name_of(self, column: str) -> str:
+        """Return the old name of the new column ``column``."""
+        return self.renames.get(column, column)
+
+    def pairs(self) -> list[tuple[Column, Column]]:
+        """Return (old column, new column) for every column present on both sides."""
+        old = {c.name: c for c in self.old.columns}
+        return [
+            (old[self.old_name_of(c.name)], c)
+            for c in self.new.columns
+            if self.old_name_of(c.name) in old
+        ]
+
+    def added(self) -> list[Column]:
+        """Return the new columns that have no old counterpart."""
+        old = set(self.old.column_names)
+        return [c for c in self.new.columns if self.old_name_of(c.name) not in old]
+
+    def removed(self) -> list[Column]:
+        """Return the old columns that have no new counterpart."""
+        kept = {self.old_name_of(c.name) for c in self.new.columns}
+        return [c for c in self.old.columns if c.name not in kept]
+
+    def translate(self, columns: tuple[str, ...]) -> tuple[str, ...]:
+        """Return old column names as they are called after the change."""
+        back = {old: new for new, old in self.renames.items()}
+        return tuple(back.get(c, c) for c in columns)
+
+
+class SchemaEditor:
+    """Render DDL for one dialect. Subclasses fill the class-level data and a few hooks."""
+
+    dialect: ClassVar[str] = "sql"
+    can_rollback_ddl: ClassVar[bool] = True
+    supports_comments: ClassVar[bool] = False
+    types: ClassVar[dict[str, str]] = {}
+    generated_types: ClassVar[dict[str, str]] = {}
+    quote_char: ClassVar[str] = '"'
+    param_style: ClassVar[str] = "?"
+
+    create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
+    drop_table_sql = "DROP TABLE {table};"
+    create_index_sql = "CREATE {unique}INDEX {name} ON {table} {using}({columns}){where};"
+    drop_index_sql = "DROP INDEX {name};"
+    unique_sql = "CONSTRAINT {name} UNIQUE ({columns})"
+    check_sql = "CONSTRAINT {name} CHECK ({check})"
+    references_sql = " REFERENCES {table} ({column}) ON DELETE {on_delete}"
+
+    # -- quoting and literals ------------------------------------------------------------------
+    def quote(self, name: str) -> str:
+        """Quote an identifier; the only way identifiers enter SQL."""
+        q = self.quote_char
+        return f"{q}{name.replace(q, q * 2)}{q}"
+
+    def quote_string(self, text: str) -> str:
+        """Return ``text`` as an SQL string literal."""
+        return "'" + text.replace("'", "''") + "'"
+
+    def literal(self, value: Any, kind: str = "") -> str:
+        """Render a Python value as an SQL literal for a column of ``kind``; the only such path."""
+        value = self.db_value(value, kind)
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return self.bool_literal(value)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return repr(value) if isinstance(value, float) else str(value)
+        if isinstance(value, bytes):
+            return self.bytes_literal(value)
+        if isinstance(value, str):
+            return self.quote_string(value)
+        raise StateError(f"cannot render {value!r} as an SQL literal")
+
+    def db_value(self, value: Any, kind: str) -> Any:
+        """Convert a Python value into what a column of ``kind`` stores, as Tortoise does."""
+        if isinstance(value, enum.Enum):
+            value = value.value
+        if kind == "JSONField" and not isinstance(value, str):
+            return json.dumps(value, separators=(",", ":"))
+        if kind == "TimeDeltaField" and isinstance(value, datetime.timedelta):
+            return value // datetime.timedelta(microseconds=1)
+        if isinstance(value, datetime.datetime):
+            return value.isoformat()
+        if isinstance(value, (datetime.date, datetime.time)):
+            return value.isoformat()
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return value
+
+    def bool_literal(self, value: bool) -> str:
+        """Render a boolean literal."""
+        return "TRUE" if value else "FALSE"
+
+    def bytes_literal(self, value: bytes) -> str:
+        """Render a bytes literal."""
+        return f"X'{value.hex()}'"
+
+    def default_sql(self, column: Column) -> str:
+        """Render the database default of ``column``."""
+        if isinstance(column.db_default, SqlDefault):
+            return column.db_default.for_dialect(self.dialect)
+        return self.literal(column.db_default, column.kind)
+
+    # -- columns ------------------------------------------------------------------------------
+    def column_type(self, column: Column) -> str:
+        """Return the SQL type of ``column``."""
+        try:
+            template = self.types[column.kind]
+        except KeyError:
+            raise StateError(f"{self.dialect}: no SQL type for {column.kind}") from None
+        return template.format(
+            max_length=column.max_length,
+            max_digits=column.max_digits,
+            decimal_places=column.decimal_places,
+        )
+
+    def column_sql(self, column: Column, *, default: str | None = None) -> str:
+        """Return a column definition as Tortoise's generate_schemas writes it."""
+        name = self.quote(column.name)
+        if column.primary_key and column.generated:
+            return f"{name} {self.generated_types[column.kind]}"
+        parts = [name, self.column_type(column)]
+        if not column.null:
+            parts.append("NOT NULL")
+        if column.unique and not column.primary_key:
+            parts.append("UNIQUE")
+        if column.primary_key:
+            parts.append("PRIMARY KEY")
+        if default is not None:
+            parts.append(f"DEFAULT {default}")
+        elif column.db_default is not NOT_PROVIDED:
+            parts.append(f"DEFAULT {self.default_sql(column)}")
+        sql = " ".join(parts)
+        if column.reference:
+            sql += self.references_sql.format(
+                table=self.quote(column.reference.table),
+                column=self.quote(column.reference.column),
+                on_delete=column.reference.on_delete,
+            )
+        return sql + self.inline_comment(column.description)
+
+    def inline_comment(self, description: str | None) -> str:
+        """Return a comment placed inside CREATE TABLE; empty where comments are statements."""
+        return ""
+
+    # -- tables and indexes -------------------------------------------------------------------
+    def table_definitions(self, table: Table) -> list[str]:
+        """Return the column and constraint lines of ``CREATE TABLE``."""
+        lines = [self.column_sql(c) for c in table.columns]
+        lines += [self.unique_definition(u) for u in table.uniques]
+        lines += [self.check_definition(c) for c in table.checks]
+        return lines
+
+    def unique_definition(self, unique: TableUnique) -> str:
+        """Return a table-level UNIQUE constraint line."""
+        return self.unique_sql.format(name=self.quote(unique.name), columns=self.columns(unique.columns))
+
+    def check_definition(self, check: TableCheck) -> str:
+        """Return a table-level CHECK constraint line."""
+        return self.check_sql.format(name=self.quote(check.name), check=check.check)
+
+    def columns(self, names: tuple[str, ...]) -> str:
+        """Return a comma-separated list of quoted column names."""
+        return ", ".join(self.quote(n) for n in names)
+
+    def create_table(self, table: Table, *, name: str | None = None) -> list[str]:
+        """Return the statements that create ``table`` with its indexes and comments."""
+        statement = self.create_table_sql.format(
+            table=self.quote(name or table.name),
+            definitions=",\n    ".join(self.table_definitions(table)),
+            extra=self.inline_comment(table.description),
+        )
+        indexes = [self.create_index(table.name, index) for index in table.indexes]
+        return [statement, *indexes, *self.comments(table)]
+
+    def comments(self, table: Table) -> list[str]:
+        """Return comment statements for a new table (dialects with COMMENT ON)."""
+        return []
+
+    def drop_table(self, table: Table) -> list[str]:
+        """Return the statements that drop ``table``."""
+        return [self.drop_table_sql.format(table=self.quote(table.name))]
+
+    def create_index(self, table: str, index: TableIndex) -> str:
+        """Return the statement that creates ``index`` on ``table``."""
+        parts = [self.quote(c) for c in index.columns] or list(index.expressions)
+        return self.create_index_sql.format(
+            unique="UNIQUE " if index.unique else "",
+            name=self.quote(index.name),
+            table=self.quote(table),
+            using=self.index_using(index),
+            columns=", ".join(parts),
+            where=f" WHERE {index.condition}" if index.condition else "",
+        )
+
+    def index_using(self, index: TableIndex) -> str:
+        """Return the index method clause."""
+        return ""
+
+    def drop_index(self, table: str, index: TableIndex) -> str:
+        """Return the statement that drops ``index``."""
+        return self.drop_index_sql.format(name=self.quote(index.name), table=self.quote(table))
+
+    def alter_table(self, change: TableChange) -> list[str]:
+        """Return the statements that turn ``change.old`` into ``change.new``, keeping rows."""
+        raise NotImplementedError
+
+    # -- recorder -----------------------------------------------------------------------------
+    def recorder_create(self) -> str:
+        """Return the statement that creates the recorder table if it is missing."""
+        raise NotImplementedError
+
+    def placeholders(self, count: int) -> list[str]:
+        """Return ``count`` parameter placeholders."""
+        return ["?"] * count
+
+    def recorder_insert(self) -> str:
+        """Return the parametrised INSERT of one recorder row (app, name, checksum)."""
+        marks = ", ".join(self.placeholders(3))
+        return (
+            f"INSERT INTO {self.quote(RECORDER_TABLE)} "
+            f"({self.columns(('app', 'name', 'checksum'))}) VALUES ({marks})"
+        )
+
+    def recorder_delete(self) -> str:
+        """Return the parametrised DELETE of one recorder row (app, name)."""
+        a, n = self.placeholders(2)
+        return (
+            f"DELETE FROM {self.quote(RECORDER_TABLE)} "
+            f"WHERE {self.quote('app')} = {a} AND {self.quote('name')} = {n}"
+        )
+
+    def recorder_select(self) -> str:
+        """Return the SELECT of every recorder row."""
+        cols = self.columns(("app", "name", "checksum", "applied_at"))
+        return f"SELECT {cols} FROM {self.quote(RECORDER_TABLE)} ORDER BY {self.quote('id')}"
+
+    def recorder_exists(self) -> tuple[str, list[Any]]:
+        """Return a query (and its parameters) that yields a row when the recorder exists."""
+        raise NotImplementedError
+
+
+def matched(old: list[Any], new: list[Any], key: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    """Pair items by ``key``: return (removed, added, [(old, new) pairs])."""
+    new_by_key = {key(item): item for item in new}
+    old_keys = {key(item) for item in old}
+    pairs = [(item, new_by_key[key(item)]) for item in old if key(item) in new_by_key]
+    removed = [item for item in old if key(item) not in new_by_key]
+    added = [item for item in new if key(item) not in old_keys]
+    return removed, added, pairs

@@ -1,0 +1,287 @@
+"""PostgreSQL schema editor: transactional DDL, ALTER-based changes, COMMENT ON statements.
+
+Names PostgreSQL picks for inline constraints (``t_c_key``, ``t_c_fkey``, ``t_pkey``, ``t_c_seq``)
+are derived the way PostgreSQL derives them, so later changes can address them without a query and
+renames keep them equal to what a fresh ``generate_schemas()`` would create.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..schema.state import NOT_PROVIDED
+from ..schema.tables import Column, Table, TableIndex
+from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
+
+NAME_MAX = 63
+
+
+def pg_name(table: str, column: str | None, label: str) -> str:
+    """Return the name PostgreSQL gives an implicit object (makeObjectName's truncation)."""
+    overhead = len(label) + 1 + (1 if column else 0)
+    available = NAME_MAX - overhead
+    n1, n2 = len(table), len(column or "")
+    while n1 + n2 > available:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    middle = f"_{(column or '')[:n2]}" if column else ""
+    return f"{table[:n1]}{middle}_{label}"
+
+
+class PostgresEditor(SchemaEditor):
+    """DDL for PostgreSQL, as Tortoise's asyncpg and psycopg backends build schemas."""
+
+    dialect = "postgres"
+    can_rollback_ddl = True
+    supports_comments = True
+    types: ClassVar[dict[str, str]] = {
+        "IntField": "INT",
+        "BigIntField": "BIGINT",
+        "SmallIntField": "SMALLINT",
+        "CharField": "VARCHAR({max_length})",
+        "TextField": "TEXT",
+        "BooleanField": "BOOL",
+        "DecimalField": "DECIMAL({max_digits},{decimal_places})",
+        "FloatField": "DOUBLE PRECISION",
+        "DateField": "DATE",
+        "DatetimeField": "TIMESTAMPTZ",
+        "TimeField": "TIMETZ",
+        "TimeDeltaField": "BIGINT",
+        "UUIDField": "UUID",
+        "JSONField": "JSONB",
+        "BinaryField": "BYTEA",
+        "CharEnumField": "VARCHAR({max_length})",
+        "IntEnumField": "SMALLINT",
+    }
+    generated_types: ClassVar[dict[str, str]] = {
+        "IntField": "SERIAL NOT NULL PRIMARY KEY",
+        "BigIntField": "BIGSERIAL NOT NULL PRIMARY KEY",
+        "SmallIntField": "SMALLSERIAL NOT NULL PRIMARY KEY",
+    }
+    create_index_sql = "CREATE {unique}INDEX {name} ON {table} {using}({columns}){where};"
+
+    def bytes_literal(self, value: bytes) -> str:
+        """Render a bytea literal."""
+        return f"'\\x{value.hex()}'::bytea"
+
+    def index_using(self, index: TableIndex) -> str:
+        """Return ``USING method`` for non-default index types."""
+        return f"USING {index.index_type} " if index.index_type else ""
+
+    def comments(self, table: Table) -> list[str]:
+        """Return COMMENT ON statements for a new table and its columns."""
+        out = []
+        if table.description:
+            out.append(self.table_comment(table.name, table.description))
+        for column in table.columns:
+            if column.description:
+                out.append(self.column_comment(table.name, column.name, column.description))
+        return out
+
+    def table_comment(self, table: str, text: str | None) -> str:
+        """Return COMMENT ON TABLE."""
+        value = self.quote_string(text) if text else "NULL"
+        return f"COMMENT ON TABLE {self.quote(table)} IS {value};"
+
+    def column_comment(self, table: str, column: str, text: str | None) -> str:
+        """Return COMMENT ON COLUMN."""
+        value = self.quote_string(text) if text else "NULL"
+        return f"COMMENT ON COLUMN {self.quote(table)}.{self.quote(column)} IS {value};"
+
+    def drop_index(self, table: str, index: TableIndex) -> str:
+        """Return DROP INDEX."""
+        return f"DROP INDEX {self.quote(index.name)};"
+
+    # -- alter --------------------------------------------------------------------------------
+    def alter_table(self, change: TableChange) -> list[str]:
+        """Return ALTER statements that turn the old table into the new one in place."""
+        old, new = change.old, change.new
+        out: list[str] = []
+        if old.name != new.name:
+            out.append(f"ALTER TABLE {self.quote(old.name)} RENAME TO {self.quote(new.name)};")
+            if any(c.primary_key for c in old.columns):
+                out += self._rename_constraint(new.name, pg_name(old.name, None, "pkey"), pg_name(new.name, None, "pkey"))
+        indexes = matched(
+            [self._translated_index(change, i) for i in old.indexes], list(new.indexes), _index_key
+        )
+        uniques = matched(
+            [u.__class__(u.name, change.translate(u.columns)) for u in old.uniques],
+            list(new.uniques),
+            lambda u: u.columns,
+        )
+        checks = matched(list(old.checks), list(new.checks), lambda c: c.check)
+        out += [f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(c.name)};" for c in checks[0]]
+        out += [f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(u.name)};" for u in uniques[0]]
+        out += [self.drop_index(new.name, i) for i in indexes[0]]
+        pairs = change.pairs()
+        for o, n in pairs:
+            out += self._rename_column(change, o, n)
+        for column in change.removed():
+            out.append(f"ALTER TABLE {self.quote(new.name)} DROP COLUMN {self.quote(column.name)};")
+        for o, n in pairs:
+            out += self._alter_column(change, o, n)
+        for column in change.added():
+            out += self._add_column(new.name, column, change.fills)
+        for kind, (_, _, pairs_) in (("INDEX", indexes), ("CONSTRAINT", uniques), ("CONSTRAINT", checks)):
+            for a, b in pairs_:
+                if a.name != b.name:
+                    out += self._rename(kind, new.name, a.name, b.name)
+        out += [self._add_constraint(new.name, self.check_definition(c)) for c in checks[1]]
+        out += [self._add_constraint(new.name, self.unique_definition(u)) for u in uniques[1]]
+        out += [self.create_index(new.name, i) for i in indexes[1]]
+        if old.description != new.description:
+            out.append(self.table_comment(new.name, new.description))
+        return out
+
+    def _translated_index(self, change: TableChange, index: TableIndex) -> TableIndex:
+        return index.__class__(**{**index.__dict__, "columns": change.translate(index.columns)})
+
+    def _rename(self, kind: str, table: str, old: str, new: str) -> list[str]:
+        if kind == "INDEX":
+            return [f"ALTER INDEX {self.quote(old)} RENAME TO {self.quote(new)};"]
+        return self._rename_constraint(table, old, new)
+
+    def _rename_constraint(self, table: str, old: str, new: str) -> list[str]:
+        if old == new:
+            return []
+        return [
+            f"ALTER TABLE {self.quote(table)} RENAME CONSTRAINT {self.quote(old)} "
+            f"TO {self.quote(new)};"
+        ]
+
+    def _add_constraint(self, table: str, definition: str) -> str:
+        return f"ALTER TABLE {self.quote(table)} ADD {definition};"
+
+    def _rename_column(self, change: TableChange, o: Column, n: Column) -> list[str]:
+        old_t, new_t = change.old.name, change.new.name
+        out = []
+        if o.name != n.name:
+            out.append(
+                f"ALTER TABLE {self.quote(new_t)} RENAME COLUMN {self.quote(o.name)} "
+                f"TO {self.quote(n.name)};"
+            )
+        if o.unique and n.unique:
+            out += self._rename_constraint(new_t, pg_name(old_t, o.name, "key"), pg_name(new_t, n.name, "key"))
+        if o.reference and n.reference:
+            out += self._rename_constraint(new_t, pg_name(old_t, o.name, "fkey"), pg_name(new_t, n.name, "fkey"))
+        old_seq, new_seq = pg_name(old_t, o.name, "seq"), pg_name(new_t, n.name, "seq")
+        if o.generated and n.generated and old_seq != new_seq:
+            out.append(f"ALTER SEQUENCE {self.quote(old_seq)} RENAME TO {self.quote(new_seq)};")
+        return out
+
+    def _same_reference(self, change: TableChange, o: Column, n: Column) -> bool:
+        if o.reference is None or n.reference is None:
+            return o.reference == n.reference
+        old_target = change.new.name if o.reference.table == change.old.name else o.reference.table
+        return (old_target, o.reference.column, o.reference.on_delete) == (
+            n.reference.table,
+            n.reference.column,
+            n.reference.on_delete,
+        )
+
+    def _alter_column(self, change: TableChange, o: Column, n: Column) -> list[str]:
+        table = self.quote(change.new.name)
+        col = self.quote(n.name)
+        alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
+        out = []
+        if not self._same_reference(change, o, n) and o.reference:
+            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'fkey'))};")
+        if o.unique and not n.unique:
+            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'key'))};")
+        if o.primary_key and not n.primary_key:
+            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, None, 'pkey'))};")
+        if o.generated and not n.generated:
+            out.append(f"{alter} DROP DEFAULT;")
+            out.append(f"DROP SEQUENCE {self.quote(pg_name(change.new.name, n.name, 'seq'))};")
+        new_type = self.column_type(n)
+        if self.column_type(o) != new_type:
+            out.append(f"{alter} TYPE {new_type} USING {col}::{new_type};")
+        if n.generated and not o.generated:
+            out += self._make_serial(change.new.name, n)
+        if not n.generated and o.db_default != n.db_default:
+            if n.db_default is NOT_PROVIDED:
+                out.append(f"{alter} DROP DEFAULT;")
+            else:
+                out.append(f"{alter} SET DEFAULT {self.default_sql(n)};")
+        if o.null and not n.null and n.name in change.fills:
+            fill = self.literal(change.fills[n.name], n.kind)
+            out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL;")
+        if o.null != n.null and not (n.primary_key and not o.primary_key):
+            out.append(f"{alter} {'DROP' if n.null else 'SET'} NOT NULL;")
+        if n.primary_key and not o.primary_key:
+            out.append(f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(pg_name(change.new.name, None, 'pkey'))} PRIMARY KEY ({col});")
+        if n.unique and not o.unique:
+            out.append(f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'key'))} UNIQUE ({col});")
+        if not self._same_reference(change, o, n) and n.reference:
+            out.append(self._add_fk(change.new.name, n))
+        if o.description != n.description:
+            out.append(self.column_comment(change.new.name, n.name, n.description))
+        return out
+
+    def _make_serial(self, table: str, column: Column) -> list[str]:
+        seq = self.quote(pg_name(table, column.name, "seq"))
+        seq_text = self.quote_string(pg_name(table, column.name, "seq"))
+        col = self.quote(column.name)
+        return [
+            f"CREATE SEQUENCE {seq} AS {self.column_type(column)} OWNED BY {self.quote(table)}.{col};",
+            f"ALTER TABLE {self.quote(table)} ALTER COLUMN {col} SET DEFAULT nextval({seq_text}::regclass);",
+            f"SELECT setval({seq_text}, COALESCE(MAX({col}), 0) + 1, false) FROM {self.quote(table)};",
+        ]
+
+    def _add_fk(self, table: str, column: Column) -> str:
+        ref = column.reference
+        assert ref is not None
+        name = self.quote(pg_name(table, column.name, "fkey"))
+        return (
+            f"ALTER TABLE {self.quote(table)} ADD CONSTRAINT {name} FOREIGN KEY "
+            f"({self.quote(column.name)}) REFERENCES {self.quote(ref.table)} "
+            f"({self.quote(ref.column)}) ON DELETE {ref.on_delete};"
+        )
+
+    def _add_column(self, table: str, column: Column, fills: dict[str, Any]) -> list[str]:
+        if column.name not in fills:
+            out = [f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.column_sql(column)};"]
+        else:
+            fill = self.literal(fills[column.name], column.kind)
+            out = [
+                f"ALTER TABLE {self.quote(table)} ADD COLUMN "
+                f"{self.column_sql(column, default=fill)};"
+            ]
+            alter = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column.name)}"
+            if column.db_default is NOT_PROVIDED:
+                out.append(f"{alter} DROP DEFAULT;")
+            else:
+                out.append(f"{alter} SET DEFAULT {self.default_sql(column)};")
+        if column.description:
+            out.append(self.column_comment(table, column.name, column.description))
+        return out
+
+    # -- recorder -----------------------------------------------------------------------------
+    def placeholders(self, count: int) -> list[str]:
+        """Return asyncpg's numbered placeholders."""
+        return [f"${i}" for i in range(1, count + 1)]
+
+    def recorder_create(self) -> str:
+        """Return CREATE TABLE IF NOT EXISTS for the recorder."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.quote(RECORDER_TABLE)} ("
+            f'"id" SERIAL NOT NULL PRIMARY KEY, '
+            f'"app" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, '
+            f'"checksum" VARCHAR(64) NOT NULL, '
+            f'"applied_at" TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP, '
+            f'UNIQUE ("app", "name"));'
+        )
+
+    def recorder_exists(self) -> tuple[str, list[Any]]:
+        """Return a query for the recorder table in the current schema."""
+        return (
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = $1",
+            [RECORDER_TABLE],
+        )
+
+
+def _index_key(index: TableIndex) -> tuple[Any, ...]:
+    return (index.columns, index.expressions, index.unique, index.index_type, index.condition)

@@ -1,0 +1,164 @@
+"""MarchConfig: read ``[tool.tortoise_march_ext]`` from pyproject.toml, apply CLI flags and env.
+
+Precedence: CLI flags > environment > pyproject.toml > defaults.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTION = "tool.tortoise_march_ext"
+ENV_CONFIG = "TORTOISE_MARCH_CONFIG"
+ENV_ON_DRIFT = "TORTOISE_MARCH_ON_DRIFT"
+TRACK_CHOICES = ("meta", "all")
+ON_DRIFT_CHOICES = ("warn", "error", "ignore")
+KNOWN_KEYS = {"tortoise_orm", "location", "track", "on_drift", "lock_timeout"}
+
+
+@dataclass(frozen=True)
+class MarchConfig:
+    """Where the Tortoise config and the migrations live, and how to behave."""
+
+    tortoise_orm: str | None = None
+    location: Path = Path("migrations")
+    track: str = "meta"
+    on_drift: str = "warn"
+    lock_timeout: float = 60.0
+    root: Path = field(default_factory=Path.cwd)
+    tortoise_config: dict[str, Any] | None = None
+
+    @property
+    def migrations_dir(self) -> Path:
+        """Return the absolute folder holding one subfolder of migrations per app."""
+        return self.location if self.location.is_absolute() else self.root / self.location
+
+    def load_tortoise_config(self) -> dict[str, Any]:
+        """Import and return the Tortoise config dict the ``tortoise_orm`` path names."""
+        if self.tortoise_config is not None:
+            return self.tortoise_config
+        if not self.tortoise_orm:
+            raise ConfigError(
+                "no Tortoise config: set tortoise_orm in [tool.tortoise_march_ext] of "
+                "pyproject.toml, pass --config module.ATTR, or set TORTOISE_MARCH_CONFIG"
+            )
+        value = import_dotted(self.tortoise_orm, self.root)
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"tortoise_orm = {self.tortoise_orm!r} names a {type(value).__name__}, "
+                "not the Tortoise config dict: point it at the dict passed to Tortoise.init"
+            )
+        return value
+
+
+def import_dotted(path: str, root: Path) -> Any:
+    """Import ``module.attr`` or ``module:attr``, with the project root on sys.path."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ConfigError(
+            f"tortoise_orm = {path!r} is not a dotted path: write it as module.ATTR or module:ATTR"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ConfigError(
+            f"tortoise_orm = {path!r}: cannot import {module_name!r} "
+            f"({type(exc).__name__}: {exc}); check the path and that {root} is the project root"
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(
+            f"tortoise_orm = {path!r}: module {module_name!r} has no attribute {attr!r}"
+        ) from None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """Return the nearest pyproject.toml at or above ``start`` that has our section."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            if "tortoise_march_ext" in candidate.read_text(encoding="utf-8"):
+                return candidate
+    return None
+
+
+def _read_section(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc}); fix the file") from exc
+    section = data.get("tool", {}).get("tortoise_march_ext", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [{SECTION}] must be a table")
+    unknown = sorted(set(section) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)} in [{SECTION}]; "
+            f"known keys: {', '.join(sorted(KNOWN_KEYS))}"
+        )
+    return section
+
+
+def _validated(config: MarchConfig, where: str) -> MarchConfig:
+    if config.track not in TRACK_CHOICES:
+        raise ConfigError(f"{where}: track = {config.track!r}; use one of {TRACK_CHOICES}")
+    if config.on_drift not in ON_DRIFT_CHOICES:
+        raise ConfigError(f"{where}: on_drift = {config.on_drift!r}; use one of {ON_DRIFT_CHOICES}")
+    if isinstance(config.lock_timeout, bool) or not isinstance(config.lock_timeout, (int, float)):
+        raise ConfigError(f"{where}: lock_timeout must be a number of seconds")
+    if config.lock_timeout < 0:
+        raise ConfigError(f"{where}: lock_timeout must not be negative")
+    return config
+
+
+def load_config(
+    *,
+    config: str | None = None,
+    location: str | None = None,
+    cwd: Path | None = None,
+    tortoise_config: dict[str, Any] | None = None,
+) -> MarchConfig:
+    """Build the MarchConfig from pyproject.toml, the environment and explicit overrides."""
+    start = (cwd or Path.cwd()).resolve()
+    pyproject = find_pyproject(start)
+    section = _read_section(pyproject) if pyproject else {}
+    root = pyproject.parent if pyproject else start
+    where = str(pyproject) if pyproject else "configuration"
+    for key in ("tortoise_orm", "location", "track", "on_drift"):
+        if key in section and not isinstance(section[key], str):
+            raise ConfigError(f"{where}: {key} must be a string")
+    result = MarchConfig(
+        tortoise_orm=section.get("tortoise_orm"),
+        location=Path(section.get("location", "migrations")),
+        track=section.get("track", "meta"),
+        on_drift=section.get("on_drift", "warn"),
+        lock_timeout=section.get("lock_timeout", 60.0),
+        root=root,
+        tortoise_config=tortoise_config,
+    )
+    if os.environ.get(ENV_CONFIG):
+        result = replace(result, tortoise_orm=os.environ[ENV_CONFIG])
+    if os.environ.get(ENV_ON_DRIFT):
+        result = replace(result, on_drift=os.environ[ENV_ON_DRIFT].strip().lower())
+        where = f"environment {ENV_ON_DRIFT}"
+    if config:
+        result = replace(result, tortoise_orm=config)
+    if location:
+        result = replace(result, location=Path(location))
+    return _validated(result, where)

@@ -1,0 +1,1 @@
+"""Migration graph, loader glue, recorder and executor."""

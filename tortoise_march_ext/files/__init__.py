@@ -1,0 +1,1 @@
+"""Migration files: serializer, layout, writer and loader."""

@@ -1,0 +1,95 @@
+"""Lay out libcst expressions the way ``ruff format`` leaves them.
+
+Flat when the expression fits on its line; otherwise one element per line with a trailing comma,
+recursively. Both shapes are fixed points of ruff's formatter (the trailing comma is "magic").
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .serializer import INDENT, LINE_LENGTH
+
+_MODULE = cst.Module([])
+_EMPTY = cst.SimpleWhitespace("")
+
+
+def code(node: cst.CSTNode) -> str:
+    """Return the source of ``node``."""
+    return _MODULE.code_for_node(node)
+
+
+def _break(indent: str) -> cst.ParenthesizedWhitespace:
+    return cst.ParenthesizedWhitespace(
+        first_line=cst.TrailingWhitespace(),
+        empty_lines=[],
+        indent=False,
+        last_line=cst.SimpleWhitespace(indent),
+    )
+
+
+def _items(node: cst.BaseExpression) -> list[cst.CSTNode] | None:
+    if isinstance(node, cst.Call):
+        return list(node.args)
+    if isinstance(node, (cst.List, cst.Tuple, cst.Dict)):
+        return list(node.elements)
+    return None
+
+
+def _value_prefix(item: cst.CSTNode) -> int:
+    if isinstance(item, cst.Arg) and item.keyword is not None:
+        return len(item.keyword.value) + 1
+    if isinstance(item, cst.DictElement):
+        return len(code(flat(item.key))) + 2
+    return 0
+
+
+def _with_value(item: cst.CSTNode, value: cst.BaseExpression, comma: cst.Comma | None) -> cst.CSTNode:
+    if isinstance(item, cst.DictElement):
+        return item.with_changes(key=flat(item.key), value=value, comma=comma or cst.MaybeSentinel.DEFAULT)
+    return item.with_changes(value=value, comma=comma or cst.MaybeSentinel.DEFAULT)
+
+
+def _rebuild(node: cst.BaseExpression, items: list[cst.CSTNode], opening: cst.BaseParenthesizableWhitespace) -> cst.BaseExpression:
+    if isinstance(node, cst.Call):
+        return node.with_changes(args=items, whitespace_before_args=opening)
+    if isinstance(node, cst.List):
+        return node.with_changes(elements=items, lbracket=cst.LeftSquareBracket(whitespace_after=opening))
+    if isinstance(node, cst.Dict):
+        return node.with_changes(elements=items, lbrace=cst.LeftCurlyBrace(whitespace_after=opening))
+    return node.with_changes(elements=items, lpar=[cst.LeftParen(whitespace_after=opening)])
+
+
+def flat(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Return ``node`` on one line: ``a, b`` spacing, no trailing comma (but a 1-tuple's)."""
+    items = _items(node)
+    if items is None:
+        return node
+    last = len(items) - 1
+    out = []
+    for i, item in enumerate(items):
+        if i < last:
+            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        elif isinstance(node, cst.Tuple) and len(items) == 1:
+            comma = cst.Comma()
+        else:
+            comma = None
+        out.append(_with_value(item, flat(item.value), comma))  # type: ignore[attr-defined]
+    return _rebuild(node, out, _EMPTY)
+
+
+def layout(node: cst.BaseExpression, indent: str, prefix: int, suffix: int) -> cst.BaseExpression:
+    """Return ``node`` laid out for a line starting with ``indent`` and ``prefix`` characters."""
+    flat_node = flat(node)
+    if len(indent) + prefix + len(code(flat_node)) + suffix <= LINE_LENGTH:
+        return flat_node
+    items = _items(node)
+    if not items:
+        return flat_node
+    inner = indent + INDENT
+    out = []
+    for i, item in enumerate(items):
+        value = layout(item.value, inner, _value_prefix(item), 1)  # type: ignore[attr-defined]
+        after = inner if i < len(items) - 1 else indent
+        out.append(_with_value(item, value, cst.Comma(whitespace_after=_break(after))))
+    return _rebuild(node, out, _break(inner))

@@ -1,0 +1,223 @@
+"""Turn values into libcst expressions, laid out the way ``ruff format`` leaves them.
+
+A registry maps value types to builders. The layout rule is the fixed point of ruff's formatter:
+an expression that fits on its line is written flat; one that does not is written one element per
+line with a trailing comma (ruff keeps a "magic trailing comma" expanded).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from ..exceptions import SerializationError
+from ..operations import Operation
+from ..schema.fields import Now, RandomHex
+from ..schema.state import ConstraintState, FieldState, IndexState, SqlDefault
+
+LINE_LENGTH = 88
+INDENT = "    "
+_EMPTY = cst.SimpleWhitespace("")
+_SPACE = cst.SimpleWhitespace(" ")
+
+
+@dataclass
+class Imports:
+    """Names a module needs imported, collected while serializing."""
+
+    modules: set[str] = field(default_factory=set)
+    froms: set[tuple[str, str]] = field(default_factory=set)
+
+
+Builder = Callable[[Any, Imports], cst.BaseExpression]
+
+
+def _attr(dotted: str) -> cst.BaseExpression:
+    head, *rest = dotted.split(".")
+    node: cst.BaseExpression = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
+def _string(text: str) -> cst.SimpleString:
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == quote:
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return cst.SimpleString(quote + "".join(out) + quote)
+
+
+def _number(value: int | float) -> cst.BaseExpression:
+    literal: cst.BaseExpression = (
+        cst.Integer(str(abs(value))) if isinstance(value, int) else cst.Float(repr(abs(value)))
+    )
+    if value < 0:
+        return cst.UnaryOperation(cst.Minus(), literal)
+    return literal
+
+
+def call(func: str, args: list[Any], kwargs: dict[str, Any], imports: Imports) -> cst.Call:
+    """Return ``func(*args, **kwargs)`` with every value serialized."""
+    nodes = [cst.Arg(serialize(a, imports)) for a in args]
+    nodes += [
+        cst.Arg(
+            serialize(v, imports),
+            keyword=cst.Name(k),
+            equal=cst.AssignEqual(whitespace_before=_EMPTY, whitespace_after=_EMPTY),
+        )
+        for k, v in kwargs.items()
+    ]
+    return cst.Call(_attr(func), nodes)
+
+
+def _field(value: FieldState, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext.schema", "fields"))
+    kind, kwargs = value.deconstruct()
+    args = [kwargs.pop("to")] if "to" in kwargs else []
+    return call(f"fields.{kind}", args, kwargs, imports)
+
+
+def _index(value: IndexState, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext.schema", "fields"))
+    kwargs: dict[str, Any] = {}
+    if value.fields:
+        kwargs["fields"] = list(value.fields)
+    if value.expressions:
+        kwargs["expressions"] = list(value.expressions)
+    for key in ("name", "index_type", "condition"):
+        if getattr(value, key):
+            kwargs[key] = getattr(value, key)
+    return call("fields.Index", [], kwargs, imports)
+
+
+def _constraint(value: ConstraintState, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext.schema", "fields"))
+    if value.kind == "check":
+        return call("fields.CheckConstraint", [], {"check": value.check, "name": value.name}, imports)
+    kwargs: dict[str, Any] = {"fields": list(value.fields), "name": value.name}
+    if value.condition:
+        kwargs["condition"] = value.condition
+    return call("fields.UniqueConstraint", [], kwargs, imports)
+
+
+def _sql_default(value: SqlDefault, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext.schema", "fields"))
+    for name, factory in (("Now", Now), ("RandomHex", RandomHex)):
+        if value == factory():
+            return call(f"fields.{name}", [], {}, imports)
+    kwargs = {"dialects": value.dialects} if value.dialects else {}
+    return call("fields.SqlDefault", [value.sql], kwargs, imports)
+
+
+def _operation(value: Operation, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext", "migrations"))
+    name, kwargs = value.deconstruct()
+    return call(f"migrations.{name}", [], kwargs, imports)
+
+
+def _datetime(value: datetime.datetime, imports: Imports) -> cst.BaseExpression:
+    imports.modules.add("datetime")
+    return call("datetime.datetime.fromisoformat", [value.isoformat()], {}, imports)
+
+
+def _imported(imports: Imports, module: str, node: cst.BaseExpression) -> cst.BaseExpression:
+    imports.modules.add(module)
+    return node
+
+
+def _date(value: datetime.date, imports: Imports) -> cst.BaseExpression:
+    imports.modules.add("datetime")
+    return call("datetime.date", [value.year, value.month, value.day], {}, imports)
+
+
+def _time(value: datetime.time, imports: Imports) -> cst.BaseExpression:
+    imports.modules.add("datetime")
+    parts = [value.hour, value.minute, value.second]
+    if value.microsecond:
+        parts.append(value.microsecond)
+    return call("datetime.time", parts, {}, imports)
+
+
+def _timedelta(value: datetime.timedelta, imports: Imports) -> cst.BaseExpression:
+    imports.modules.add("datetime")
+    kwargs = {
+        k: v
+        for k, v in (("days", value.days), ("seconds", value.seconds), ("microseconds", value.microseconds))
+        if v
+    }
+    return call("datetime.timedelta", [], kwargs, imports)
+
+
+def _sequence(value: list[Any] | tuple[Any, ...], imports: Imports) -> cst.BaseExpression:
+    elements = [cst.Element(serialize(v, imports)) for v in value]
+    if isinstance(value, list):
+        return cst.List(elements)
+    if len(elements) == 1:
+        elements = [elements[0].with_changes(comma=cst.Comma())]
+    return cst.Tuple(elements)
+
+
+def _dict(value: dict[Any, Any], imports: Imports) -> cst.BaseExpression:
+    return cst.Dict(
+        [
+            cst.DictElement(
+                serialize(k, imports), serialize(v, imports), whitespace_before_colon=_EMPTY
+            )
+            for k, v in value.items()
+        ]
+    )
+
+
+REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
+    (bool, lambda v, _: cst.Name(str(v))),
+    (type(None), lambda v, _: cst.Name("None")),
+    ((int, float), lambda v, _: _number(v)),
+    (str, lambda v, _: _string(v)),
+    (bytes, lambda v, _: cst.SimpleString("b" + _string(v.decode("latin-1")).value)),
+    (decimal.Decimal, lambda v, i: _imported(i, "decimal", call("decimal.Decimal", [str(v)], {}, i))),
+    (uuid.UUID, lambda v, i: _imported(i, "uuid", call("uuid.UUID", [str(v)], {}, i))),
+    (datetime.datetime, _datetime),
+    (datetime.date, _date),
+    (datetime.time, _time),
+    (datetime.timedelta, _timedelta),
+    (enum.Enum, lambda v, i: serialize(v.value, i)),
+    (FieldState, _field),
+    (IndexState, _index),
+    (ConstraintState, _constraint),
+    (SqlDefault, _sql_default),
+    (Operation, _operation),
+    ((list, tuple), _sequence),
+    (dict, _dict),
+]
+
+
+def serialize(value: Any, imports: Imports) -> cst.BaseExpression:
+    """Return the libcst expression that rebuilds ``value``."""
+    for types, builder in REGISTRY:
+        if isinstance(value, types):
+            return builder(value, imports)
+    raise SerializationError(
+        f"cannot write {value!r} ({type(value).__name__}) into a migration file: use a literal "
+        "(str, int, float, bool, None, Decimal, date/time, UUID, list, tuple, dict) instead"
+    )

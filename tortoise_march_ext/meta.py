@@ -1,0 +1,20 @@
+"""The opt-in Meta mixin: ``class Meta(march.Meta): ...`` marks a model as tracked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Meta:
+    """Inherit from this in a model's ``Meta`` to have tortoise-march-ext track the model.
+
+    It carries no Tortoise options of its own, so it never changes how Tortoise reads ``Meta``.
+    """
+
+    __march_tracked__ = True
+
+
+def is_tracked(model: Any) -> bool:
+    """Return whether ``model`` opted in through ``march.Meta``."""
+    meta = getattr(model, "Meta", None)
+    return isinstance(meta, type) and issubclass(meta, Meta)

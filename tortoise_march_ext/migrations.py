@@ -1,0 +1,58 @@
+"""What migration files import: ``from tortoise_march_ext import migrations``.
+
+The :class:`Migration` base class and every operation, under one short name.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .operations import (
+    AddConstraint,
+    AddField,
+    AddIndex,
+    AlterField,
+    AlterModelTable,
+    AlterUniqueTogether,
+    CreateModel,
+    DeleteModel,
+    Operation,
+    RemoveConstraint,
+    RemoveField,
+    RemoveIndex,
+    RenameField,
+    RenameModel,
+    RunSQL,
+)
+
+__all__ = [
+    "AddConstraint",
+    "AddField",
+    "AddIndex",
+    "AlterField",
+    "AlterModelTable",
+    "AlterUniqueTogether",
+    "CreateModel",
+    "DeleteModel",
+    "Migration",
+    "Operation",
+    "RemoveConstraint",
+    "RemoveField",
+    "RemoveIndex",
+    "RenameField",
+    "RenameModel",
+    "RunSQL",
+]
+
+
+class Migration:
+    """Base class of every migration module's ``Migration``.
+
+    ``dependencies`` lists ``(app, name)`` pairs that must be applied first; ``operations`` the
+    steps; ``initial`` marks an app's first migration; ``atomic`` runs it in one transaction.
+    """
+
+    dependencies: ClassVar[list[tuple[str, str]]] = []
+    operations: ClassVar[list[Operation]] = []
+    initial: ClassVar[bool] = False
+    atomic: ClassVar[bool] = True

@@ -1,0 +1,28 @@
+"""Migration operations: one small class per change, each with the same faces."""
+
+from __future__ import annotations
+
+from .base import ModelOperation, Operation
+from .fields import AddField, AlterField, RemoveField, RenameField
+from .indexes import AddConstraint, AddIndex, AlterUniqueTogether, RemoveConstraint, RemoveIndex
+from .models import AlterModelTable, CreateModel, DeleteModel, RenameModel
+from .special import RunSQL
+
+__all__ = [
+    "AddConstraint",
+    "AddField",
+    "AddIndex",
+    "AlterField",
+    "AlterModelTable",
+    "AlterUniqueTogether",
+    "CreateModel",
+    "DeleteModel",
+    "ModelOperation",
+    "Operation",
+    "RemoveConstraint",
+    "RemoveField",
+    "RemoveIndex",
+    "RenameField",
+    "RenameModel",
+    "RunSQL",
+]

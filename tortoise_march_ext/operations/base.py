@@ -1,0 +1,161 @@
+"""The Operation base class and the one helper every schema operation uses to reach the database.
+
+An operation stores its arguments and has the same faces as Django's: ``state_forwards``,
+``database_forwards``/``database_backwards`` (returning SQL statements, run by the executor one at a
+time), ``describe``, ``deconstruct`` and ``reduce``. Rules live in the state; SQL in the backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..backends.base import SchemaEditor, TableChange
+from ..schema.state import ModelState, ProjectState
+from ..schema.tables import m2m_tables, model_tables, resolve_table
+
+
+class Operation:
+    """One step of a migration."""
+
+    reversible: bool = True
+    atomic: bool = True
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Apply this operation to ``state`` in place."""
+        raise NotImplementedError
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Return the statements that apply this operation."""
+        raise NotImplementedError
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Return the statements that undo it (``to_state`` is the state after the operation)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Return a one-line human description."""
+        raise NotImplementedError
+
+    @property
+    def name_fragment(self) -> str:
+        """Return the piece of a migration name this operation suggests."""
+        raise NotImplementedError
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the class name and keyword arguments that rebuild this operation."""
+        return type(self).__name__, dict(self.__dict__)
+
+    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
+        """Return operations replacing ``self`` followed by ``other``, or None if they don't fold."""
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.deconstruct() == other.deconstruct()  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        name, kwargs = self.deconstruct()
+        return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def sync_model(
+    editor: SchemaEditor,
+    before: tuple[ProjectState, ModelState | None],
+    after: tuple[ProjectState, ModelState | None],
+    *,
+    renames: Mapping[str, str] | None = None,
+    fills: Mapping[str, Any] | None = None,
+    field_renames: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Return the statements that turn one model's tables from ``before`` into ``after``.
+
+    ``renames`` maps new column names to old ones, ``fills`` new column names to the value existing
+    rows get, ``field_renames`` new field names to old ones (to pair ManyToMany through tables).
+    """
+    (old_state, old), (new_state, new) = before, after
+    if old is None and new is None:
+        return []
+    if old is None:
+        assert new is not None
+        return [s for t in model_tables(new_state, new) for s in editor.create_table(t)]
+    if new is None:
+        tables = reversed(model_tables(old_state, old))
+        return [s for t in tables for s in editor.drop_table(t)]
+    change = TableChange(
+        resolve_table(old_state, old), resolve_table(new_state, new), dict(renames or {}), dict(fills or {})
+    )
+    out = editor.alter_table(change) if change.old != change.new or change.fills else []
+    out += _sync_m2m(editor, m2m_tables(old_state, old), m2m_tables(new_state, new), field_renames or {})
+    return out
+
+
+def _sync_m2m(
+    editor: SchemaEditor, old: dict[str, Any], new: dict[str, Any], field_renames: Mapping[str, str]
+) -> list[str]:
+    out: list[str] = []
+    paired = {field_renames.get(name, name) for name in new}
+    for name, table in old.items():
+        if name not in paired:
+            out += editor.drop_table(table)
+    for name, table in new.items():
+        previous = old.get(field_renames.get(name, name))
+        if previous is None:
+            out += editor.create_table(table)
+        elif previous != table:
+            renames = {n.name: o.name for o, n in zip(previous.columns, table.columns) if o.name != n.name}
+            out += editor.alter_table(TableChange(previous, table, renames, {}))
+    return out
+
+
+class ModelOperation(Operation):
+    """An operation that changes one model's tables; the database side is a table diff."""
+
+    def names(self) -> tuple[str, str]:
+        """Return the model's name before and after the operation."""
+        name: str = self.__dict__.get("model") or self.__dict__["name"]
+        return name, name
+
+    def renames(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, str]:
+        """Return new column name -> old column name for columns this operation renames."""
+        return {}
+
+    def field_renames(self) -> dict[str, str]:
+        """Return new field name -> old field name for fields this operation renames."""
+        return {}
+
+    def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
+        """Return column -> value for rows that need a value in a new NOT NULL column."""
+        return {}
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Return the statements that turn the model's tables into their new shape."""
+        old_name, new_name = self.names()
+        return sync_model(
+            editor,
+            (from_state, from_state.models.get((app, old_name))),
+            (to_state, to_state.models.get((app, new_name))),
+            renames=self.renames(app, from_state, to_state),
+            fills=self.fills(app, from_state, to_state),
+            field_renames=self.field_renames(),
+        )
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Return the statements that give the model's tables their old shape back."""
+        old_name, new_name = self.names()
+        renames = self.renames(app, from_state, to_state)
+        return sync_model(
+            editor,
+            (to_state, to_state.models.get((app, new_name))),
+            (from_state, from_state.models.get((app, old_name))),
+            renames={old: new for new, old in renames.items()},
+            fills=self.fills(app, to_state, from_state),
+            field_renames={old: new for new, old in self.field_renames().items()},
+        )

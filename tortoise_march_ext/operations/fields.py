@@ -1,0 +1,216 @@
+"""Field-level operations: AddField, RemoveField, AlterField, RenameField."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..schema.state import NOT_PROVIDED, ConstraintState, FieldState, IndexState, ModelState, ProjectState
+from .base import ModelOperation, Operation
+
+
+def _fill(field: FieldState) -> dict[str, Any]:
+    """Return the value existing rows get when ``field`` becomes a NOT NULL column."""
+    if field.null or field.is_m2m or field.default is NOT_PROVIDED:
+        return {}
+    return {"value": field.default}
+
+
+class FieldOperation(ModelOperation):
+    """An operation on one field of one model."""
+
+    model: str
+    name: str
+
+    def target(self, app: str, state: ProjectState) -> ModelState:
+        """Return the model this operation changes."""
+        return state.get_model(app, self.model)
+
+
+class AddField(FieldOperation):
+    """Add a field; existing rows get its static default when the column is NOT NULL."""
+
+    def __init__(self, model: str, name: str, field: FieldState) -> None:
+        self.model = model
+        self.name = name
+        self.field = field
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Append the field."""
+        model = self.target(app, state)
+        if model.has_field(self.name):
+            raise_exists(model, self.name)
+        state.put_model(model.with_field(self.name, self.field))
+
+    def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
+        """Fill existing rows with the field's static default."""
+        model = after.models.get((app, self.model))
+        if model is None or not model.has_field(self.name):
+            return {}
+        fill = _fill(self.field)
+        return {self.field.column(self.name): fill["value"]} if fill else {}
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Add field {self.name} to {self.model}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``<model>_<field>``."""
+        return f"{self.model.lower()}_{self.name.lower()}"
+
+    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
+        """Fold a following AlterField into this one and a RemoveField into nothing."""
+        if isinstance(other, FieldOperation) and (other.model, other.name) == (self.model, self.name):
+            if isinstance(other, AlterField):
+                return [AddField(self.model, self.name, other.field)]
+            if isinstance(other, RemoveField):
+                return []
+        return None
+
+
+class RemoveField(FieldOperation):
+    """Remove a field and drop its column (or its through table)."""
+
+    def __init__(self, model: str, name: str) -> None:
+        self.model = model
+        self.name = name
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Drop the field from the model and from its table-level options."""
+        model = self.target(app, state)
+        state.put_model(
+            model.without_field(self.name).with_changes(
+                unique_together=tuple(g for g in model.unique_together if self.name not in g),
+                indexes=tuple(i for i in model.indexes if self.name not in i.fields),
+                constraints=tuple(c for c in model.constraints if self.name not in c.fields),
+            )
+        )
+
+    def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
+        """When undone, fill the restored column with the field's static default."""
+        model = after.models.get((app, self.model))
+        if model is None or not model.has_field(self.name):
+            return {}
+        field = model.get_field(self.name)
+        fill = _fill(field)
+        return {field.column(self.name): fill["value"]} if fill else {}
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Remove field {self.name} from {self.model}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``remove_<model>_<field>``."""
+        return f"remove_{self.model.lower()}_{self.name.lower()}"
+
+
+class AlterField(FieldOperation):
+    """Change a field's definition; NULLs get the static default when it becomes NOT NULL."""
+
+    def __init__(self, model: str, name: str, field: FieldState) -> None:
+        self.model = model
+        self.name = name
+        self.field = field
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Replace the field."""
+        model = self.target(app, state)
+        model.get_field(self.name)
+        state.put_model(model.with_field(self.name, self.field))
+
+    def renames(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, str]:
+        """Rename the column when ``source_field`` changed."""
+        old = before.get_model(app, self.model).get_field(self.name).column(self.name)
+        new = after.get_model(app, self.model).get_field(self.name).column(self.name)
+        return {new: old} if old != new else {}
+
+    def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
+        """Fill NULLs with the static default when the field becomes NOT NULL."""
+        old = before.get_model(app, self.model).get_field(self.name)
+        new = after.get_model(app, self.model).get_field(self.name)
+        fill = _fill(new) if old.null and not new.null else {}
+        return {new.column(self.name): fill["value"]} if fill else {}
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Alter field {self.name} on {self.model}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``alter_<model>_<field>``."""
+        return f"alter_{self.model.lower()}_{self.name.lower()}"
+
+    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
+        """Keep only the last of consecutive AlterFields; fold a RemoveField into it."""
+        if isinstance(other, FieldOperation) and (other.model, other.name) == (self.model, self.name):
+            if isinstance(other, (AlterField, RemoveField)):
+                return [other]
+        return None
+
+
+class RenameField(FieldOperation):
+    """Rename a field; its column follows unless ``source_field`` pins it."""
+
+    def __init__(self, model: str, old_name: str, new_name: str) -> None:
+        self.model = model
+        self.old_name = old_name
+        self.new_name = new_name
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """Return the field's new name."""
+        return self.new_name
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Rename the field everywhere the model mentions it."""
+        model = self.target(app, state)
+        if model.has_field(self.new_name):
+            raise_exists(model, self.new_name)
+        model.get_field(self.old_name)
+        fields = tuple((self.new_name if n == self.old_name else n, s) for n, s in model.fields)
+        swap = self._swap
+        state.put_model(
+            model.with_changes(
+                fields=fields,
+                unique_together=tuple(swap(g) for g in model.unique_together),
+                indexes=tuple(IndexState(swap(i.fields), *_rest(i)) for i in model.indexes),
+                constraints=tuple(
+                    ConstraintState(c.kind, c.name, swap(c.fields), c.condition, c.check)
+                    for c in model.constraints
+                ),
+            )
+        )
+
+    def _swap(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.new_name if n == self.old_name else n for n in names)
+
+    def renames(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, str]:
+        """Rename the column when it follows the field name."""
+        old = before.get_model(app, self.model).get_field(self.old_name).column(self.old_name)
+        new = after.get_model(app, self.model).get_field(self.new_name).column(self.new_name)
+        return {new: old} if old != new else {}
+
+    def field_renames(self) -> dict[str, str]:
+        """Pair the field's through table across the rename."""
+        return {self.new_name: self.old_name}
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename field {self.old_name} on {self.model} to {self.new_name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``rename_<old>_<model>_<new>``."""
+        return f"rename_{self.old_name.lower()}_{self.model.lower()}_{self.new_name.lower()}"
+
+
+def _rest(index: IndexState) -> tuple[Any, ...]:
+    return (index.expressions, index.name, index.index_type, index.condition)
+
+
+def raise_exists(model: ModelState, name: str) -> None:
+    """Raise StateError for a field that already exists."""
+    from ..exceptions import StateError
+
+    raise StateError(f"{model.label} already has a field {name!r}")

@@ -1,0 +1,147 @@
+"""Model-level operations: CreateModel, DeleteModel, RenameModel, AlterModelTable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backends.base import SchemaEditor
+from ..schema.state import ConstraintState, FieldState, IndexState, ModelState, ProjectState
+from .base import ModelOperation, Operation
+
+
+class CreateModel(ModelOperation):
+    """Create a model's table (and the through tables of its ManyToMany fields)."""
+
+    def __init__(
+        self,
+        name: str,
+        table: str,
+        fields: Sequence[tuple[str, FieldState]],
+        indexes: Sequence[IndexState] = (),
+        unique_together: Sequence[Sequence[str]] = (),
+        constraints: Sequence[ConstraintState] = (),
+        description: str | None = None,
+    ) -> None:
+        self.name = name
+        self.table = table
+        self.fields = [tuple(f) for f in fields]
+        self.indexes = list(indexes)
+        self.unique_together = [tuple(group) for group in unique_together]
+        self.constraints = list(constraints)
+        self.description = description
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments, leaving out empty options."""
+        kwargs: dict[str, Any] = {"name": self.name, "table": self.table, "fields": self.fields}
+        for key in ("indexes", "unique_together", "constraints", "description"):
+            if getattr(self, key):
+                kwargs[key] = getattr(self, key)
+        return "CreateModel", kwargs
+
+    def model_state(self, app: str) -> ModelState:
+        """Return the ModelState this operation creates."""
+        return ModelState(
+            app=app,
+            name=self.name,
+            table=self.table,
+            fields=tuple((name, field) for name, field in self.fields),  # type: ignore[misc]
+            indexes=tuple(self.indexes),
+            unique_together=tuple(self.unique_together),
+            constraints=tuple(self.constraints),
+            description=self.description,
+        )
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Add the model."""
+        state.add_model(self.model_state(app))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Create model {self.name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return the model name."""
+        return self.name.lower()
+
+    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
+        """Fold a following DeleteModel of the same model into nothing."""
+        if isinstance(other, DeleteModel) and other.name == self.name:
+            return []
+        return None
+
+
+class DeleteModel(ModelOperation):
+    """Drop a model's table and its through tables."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Remove the model."""
+        state.remove_model(app, self.name)
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Delete model {self.name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``delete_<model>``."""
+        return f"delete_{self.name.lower()}"
+
+
+class RenameModel(Operation):
+    """Rename a model in the state; its table is kept (AlterModelTable changes tables)."""
+
+    def __init__(self, old_name: str, new_name: str) -> None:
+        self.old_name = old_name
+        self.new_name = new_name
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Rename the model and repoint every relation at it."""
+        model = state.remove_model(app, self.old_name)
+        state.add_model(model.with_changes(name=self.new_name))
+        old_label, new_label = f"{app}.{self.old_name}", f"{app}.{self.new_name}"
+        for other, field_name, field in list(state.relations_to(old_label)):
+            current = state.get_model(other.app, other.name)
+            state.put_model(current.with_field(field_name, field.with_changes(to=new_label)))
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Nothing changes in the database."""
+        return []
+
+    database_backwards = database_forwards
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename model {self.old_name} to {self.new_name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``rename_<old>_<new>``."""
+        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"
+
+
+class AlterModelTable(ModelOperation):
+    """Rename a model's table."""
+
+    def __init__(self, name: str, table: str) -> None:
+        self.name = name
+        self.table = table
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Set the new table name."""
+        state.put_model(state.get_model(app, self.name).with_changes(table=self.table))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename table of {self.name} to {self.table}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``alter_<model>_table``."""
+        return f"alter_{self.name.lower()}_table"

@@ -1,0 +1,1 @@
+"""Value objects of the schema and the one module that reads Tortoise models."""

@@ -1,0 +1,229 @@
+"""Build a ProjectState from initialised Tortoise models.
+
+This is the only module that reads Tortoise internals (``Model._meta``, field instances). Everything
+downstream sees only the frozen value objects of :mod:`.state`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tortoise.fields import Field
+from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
+from tortoise.fields.db_defaults import Now as TortoiseNow
+from tortoise.fields.db_defaults import RandomHex as TortoiseRandomHex
+from tortoise.fields.db_defaults import SqlDefault as TortoiseSqlDefault
+from tortoise.fields.relational import (
+    ManyToManyFieldInstance,
+    OneToOneFieldInstance,
+)
+from tortoise.indexes import Index
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.models import Model
+
+from ..exceptions import StateError
+from ..meta import is_tracked
+from . import fields as frozen
+from .state import (
+    NOT_PROVIDED,
+    ConstraintState,
+    FieldState,
+    IndexState,
+    ModelState,
+    ProjectState,
+    SqlDefault,
+)
+from .tables import derived_name
+
+DATA_KIND_NAMES = frozenset(frozen.DATA_KINDS)
+
+
+def extract_state(
+    apps: Mapping[str, Mapping[str, type[Model]]], *, track: str = "meta"
+) -> ProjectState:
+    """Return the state of every tracked model in ``apps`` ({app: {name: model class}})."""
+    state = ProjectState()
+    for app_label in sorted(apps):
+        for model in apps[app_label].values():
+            if model._meta.abstract or (track == "meta" and not is_tracked(model)):
+                continue
+            state.add_model(extract_model(app_label, model))
+    _check_relations(state)
+    return state
+
+
+def extract_model(app_label: str, model: type[Model]) -> ModelState:
+    """Return the ModelState of one initialised Tortoise model."""
+    meta = model._meta
+    return ModelState(
+        app=app_label,
+        name=model.__name__,
+        table=meta.db_table,
+        fields=tuple(_fields(model)),
+        indexes=tuple(_index(model, index) for index in meta.indexes),
+        unique_together=tuple(tuple(group) for group in meta.unique_together),
+        constraints=tuple(_constraint(model, c) for c in meta.constraints),
+        description=meta.table_description or None,
+    )
+
+
+def _fields(model: type[Model]) -> Iterable[tuple[str, FieldState]]:
+    meta = model._meta
+    for name, column in meta.fields_db_projection.items():
+        field = meta.fields_map[name]
+        reference = getattr(field, "reference", None)
+        if reference is not None:
+            fk_name = reference.model_field_name
+            yield fk_name, _fk_state(fk_name, field, reference, column)
+        else:
+            yield name, _data_state(model, name, field, column)
+    for name, field in meta.fields_map.items():
+        if isinstance(field, ManyToManyFieldInstance) and not field._generated:
+            yield name, _m2m_state(field)
+
+
+def _common(field: Field, name: str, column: str, default_column: str) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "null": bool(field.null),
+        "description": field.description or None,
+        "default": _static_default(field.default),
+        "db_default": _db_default(field),
+    }
+    if column != default_column:
+        options["source_field"] = column
+    if field.pk:
+        options["primary_key"] = True
+    else:
+        options["unique"] = bool(field.unique)
+        options["db_index"] = bool(field.index) and not field.unique
+    return options
+
+
+def _data_kind(model: type[Model], name: str, field: Field) -> str:
+    if isinstance(field, CharEnumFieldInstance):
+        return "CharEnumField"
+    if isinstance(field, IntEnumFieldInstance):
+        return "IntEnumField"
+    for klass in type(field).__mro__:
+        if klass.__name__ in DATA_KIND_NAMES:
+            return klass.__name__
+    raise StateError(
+        f"{model._meta.full_name}.{name}: field type {type(field).__name__} is not supported; "
+        "use one of the Tortoise field types " + ", ".join(sorted(DATA_KIND_NAMES))
+    )
+
+
+def _data_state(model: type[Model], name: str, field: Field, column: str) -> FieldState:
+    kind = _data_kind(model, name, field)
+    options = _common(field, name, column, name)
+    options["generated"] = bool(field.generated)
+    for attr in ("max_length", "max_digits", "decimal_places"):
+        value = getattr(field, attr, None)
+        if value is not None:
+            options[attr] = int(value)
+    for attr in ("auto_now", "auto_now_add"):
+        if getattr(field, attr, False):
+            options[attr] = True
+    return FieldState(kind=kind, **options)
+
+
+def _fk_state(name: str, key_field: Field, fk: Any, column: str) -> FieldState:
+    related = fk.related_model
+    options = _common(key_field, name, column, f"{name}_id")
+    options["generated"] = False
+    to_field = fk.to_field if fk.to_field != related._meta.pk_attr else None
+    kind = "OneToOneField" if isinstance(fk, OneToOneFieldInstance) else "ForeignKeyField"
+    if kind == "OneToOneField" and not key_field.pk:
+        options["unique"] = True
+    return FieldState(
+        kind=kind,
+        to=related._meta.full_name,
+        on_delete=str(getattr(fk.on_delete, "value", fk.on_delete)),
+        to_field=to_field,
+        db_constraint=bool(fk.db_constraint),
+        **options,
+    )
+
+
+def _m2m_state(field: ManyToManyFieldInstance) -> FieldState:
+    return FieldState(
+        kind="ManyToManyField",
+        to=field.related_model._meta.full_name,
+        through=field.through,
+        forward_key=field.forward_key,
+        backward_key=field.backward_key,
+        on_delete=str(getattr(field.on_delete, "value", field.on_delete)),
+        db_constraint=bool(field.db_constraint),
+        unique=bool(field.unique),
+        description=field.description or None,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _static_default(value: Any) -> Any:
+    if value is None or callable(value):
+        return NOT_PROVIDED
+    return _plain(value)
+
+
+def _db_default(field: Field) -> Any:
+    if not field.has_db_default():
+        return NOT_PROVIDED
+    value = field.db_default
+    if isinstance(value, TortoiseNow):
+        return frozen.Now()
+    if isinstance(value, TortoiseRandomHex):
+        return frozen.RandomHex()
+    if isinstance(value, TortoiseSqlDefault):
+        return SqlDefault(value.sql)
+    return _plain(value)
+
+
+def _index(model: type[Model], index: tuple[str, ...] | Index) -> IndexState:
+    if not isinstance(index, Index):
+        return IndexState(fields=tuple(index))
+    index.resolve_expressions(model)
+    expressions = () if index.fields else tuple(index.field_names)
+    extra = index.extra.strip()
+    condition = extra[len("WHERE ") :] if extra.upper().startswith("WHERE ") else None
+    return IndexState(
+        fields=tuple(index.fields),
+        expressions=expressions,
+        name=index.name,
+        index_type=index.INDEX_TYPE,
+        condition=condition,
+    )
+
+
+def _constraint(model: type[Model], constraint: Any) -> ConstraintState:
+    table = model._meta.db_table
+    if isinstance(constraint, UniqueConstraint):
+        names = tuple(constraint.fields)
+        name = constraint.name or derived_name("uniq", table, names)
+        return ConstraintState("unique", name, names, condition=constraint.condition)
+    if isinstance(constraint, CheckConstraint):
+        return ConstraintState("check", constraint.name, check=constraint.check)
+    raise StateError(
+        f"{model._meta.full_name}: Meta.constraints entry {constraint!r} is not supported; "
+        "use tortoise.migrations.constraints.UniqueConstraint or CheckConstraint"
+    )
+
+
+def _check_relations(state: ProjectState) -> None:
+    for model in state.models.values():
+        for name, field in model.fields:
+            if field.is_relation and field.to and _missing(state, field.to):
+                raise StateError(
+                    f"{model.label}.{name} points at {field.to}, which is not tracked: "
+                    f"add march.Meta to {field.to}'s Meta (or set track = \"all\")"
+                )
+
+
+def _missing(state: ProjectState, label: str) -> bool:
+    app, _, name = label.partition(".")
+    return (app, name) not in state.models

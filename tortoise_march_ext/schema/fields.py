@@ -1,0 +1,136 @@
+"""Frozen field, index and constraint values as migration files write them.
+
+``fields.CharField(max_length=100, default="")`` reads like the Tortoise call users know but builds
+our own :class:`FieldState`, so an old migration never depends on today's model classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .state import (
+    NOT_PROVIDED,
+    ConstraintState,
+    FieldState,
+    IndexState,
+    SqlDefault,
+    make_field,
+)
+
+DATA_KINDS = (
+    "IntField",
+    "BigIntField",
+    "SmallIntField",
+    "CharField",
+    "TextField",
+    "BooleanField",
+    "DecimalField",
+    "FloatField",
+    "DateField",
+    "DatetimeField",
+    "TimeField",
+    "TimeDeltaField",
+    "UUIDField",
+    "JSONField",
+    "BinaryField",
+    "CharEnumField",
+    "IntEnumField",
+)
+RELATION_KINDS = ("ForeignKeyField", "OneToOneField", "ManyToManyField")
+
+__all__ = [
+    *DATA_KINDS,
+    *RELATION_KINDS,
+    "NOT_PROVIDED",
+    "FieldState",
+    "SqlDefault",
+    "Now",
+    "RandomHex",
+    "Index",
+    "UniqueConstraint",
+    "CheckConstraint",
+]
+
+
+class _DataField:
+    """A callable that builds the frozen state of one Tortoise data field kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, **kwargs: Any) -> FieldState:
+        return make_field(self.kind, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"fields.{self.kind}"
+
+
+class _RelationField(_DataField):
+    """A callable that builds a relation field's state; the target model comes first."""
+
+    def __call__(self, to: str, /, **kwargs: Any) -> FieldState:  # type: ignore[override]
+        return make_field(self.kind, to=to, **kwargs)
+
+
+IntField = _DataField("IntField")
+BigIntField = _DataField("BigIntField")
+SmallIntField = _DataField("SmallIntField")
+CharField = _DataField("CharField")
+TextField = _DataField("TextField")
+BooleanField = _DataField("BooleanField")
+DecimalField = _DataField("DecimalField")
+FloatField = _DataField("FloatField")
+DateField = _DataField("DateField")
+DatetimeField = _DataField("DatetimeField")
+TimeField = _DataField("TimeField")
+TimeDeltaField = _DataField("TimeDeltaField")
+UUIDField = _DataField("UUIDField")
+JSONField = _DataField("JSONField")
+BinaryField = _DataField("BinaryField")
+CharEnumField = _DataField("CharEnumField")
+IntEnumField = _DataField("IntEnumField")
+ForeignKeyField = _RelationField("ForeignKeyField")
+OneToOneField = _RelationField("OneToOneField")
+ManyToManyField = _RelationField("ManyToManyField")
+
+
+def Now() -> SqlDefault:  # noqa: N802 - mirrors tortoise.fields.db_defaults.Now
+    """Return the database default ``CURRENT_TIMESTAMP`` (``CURRENT_TIMESTAMP(6)`` on MySQL)."""
+    return SqlDefault("CURRENT_TIMESTAMP", (("mysql", "CURRENT_TIMESTAMP(6)"),))
+
+
+def RandomHex() -> SqlDefault:  # noqa: N802 - mirrors tortoise.fields.db_defaults.RandomHex
+    """Return a database default that generates a random 32-character hex string."""
+    return SqlDefault(
+        "md5(random()::text)",
+        (
+            ("mysql", "(LOWER(HEX(RANDOM_BYTES(16))))"),
+            ("sqlite", "(lower(hex(randomblob(16))))"),
+        ),
+    )
+
+
+def Index(  # noqa: N802 - reads like tortoise.indexes.Index
+    *,
+    fields: Sequence[str] = (),
+    expressions: Sequence[str] = (),
+    name: str | None = None,
+    index_type: str = "",
+    condition: str | None = None,
+) -> IndexState:
+    """Return an index over ``fields`` (Python names) or raw SQL ``expressions``."""
+    return IndexState(tuple(fields), tuple(expressions), name, index_type, condition)
+
+
+def UniqueConstraint(  # noqa: N802
+    *, fields: Sequence[str], name: str, condition: str | None = None
+) -> ConstraintState:
+    """Return a unique constraint; with ``condition`` it becomes a partial unique index."""
+    return ConstraintState("unique", name, tuple(fields), condition=condition)
+
+
+def CheckConstraint(*, check: str, name: str) -> ConstraintState:  # noqa: N802
+    """Return a CHECK constraint with the SQL expression ``check``."""
+    return ConstraintState("check", name, check=check)
+

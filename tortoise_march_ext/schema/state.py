@@ -1,0 +1,291 @@
+"""Schema value objects: ProjectState, ModelState, FieldState, IndexState, ConstraintState.
+
+Pure data, no I/O. Python names (``name``) and database identifiers (``table``, ``column``) are kept
+apart: a field is stored under its Python name and knows its column only through ``source_field``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from ..exceptions import StateError
+
+
+class _NotProvided:
+    """Marker for "no default": distinct from ``None``, which is a valid default."""
+
+    _instance: _NotProvided | None = None
+
+    def __new__(cls) -> _NotProvided:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_PROVIDED"
+
+    def __reduce__(self) -> str:
+        return "NOT_PROVIDED"
+
+
+NOT_PROVIDED: Any = _NotProvided()
+
+INT_KINDS = frozenset({"IntField", "BigIntField", "SmallIntField"})
+FK_KINDS = frozenset({"ForeignKeyField", "OneToOneField"})
+M2M_KIND = "ManyToManyField"
+RELATION_KINDS = FK_KINDS | {M2M_KIND}
+
+
+@dataclass(frozen=True)
+class SqlDefault:
+    """A raw SQL database default, emitted verbatim (``db_default=SqlDefault("now()")``).
+
+    ``dialects`` overrides the SQL per backend dialect, as Tortoise's ``Now`` does for MySQL.
+    """
+
+    sql: str
+    dialects: tuple[tuple[str, str], ...] = ()
+
+    def for_dialect(self, dialect: str) -> str:
+        """Return the SQL for ``dialect``."""
+        return dict(self.dialects).get(dialect, self.sql)
+
+
+@dataclass(frozen=True, eq=True)
+class FieldState:
+    """One field of a model as the migration files see it; written like a Tortoise field call."""
+
+    kind: str
+    to: str | None = None
+    primary_key: bool = False
+    generated: bool = False
+    max_length: int | None = None
+    max_digits: int | None = None
+    decimal_places: int | None = None
+    source_field: str | None = None
+    null: bool = False
+    unique: bool = False
+    db_index: bool = False
+    default: Any = NOT_PROVIDED
+    db_default: Any = NOT_PROVIDED
+    auto_now: bool = False
+    auto_now_add: bool = False
+    description: str | None = None
+    on_delete: str = "CASCADE"
+    to_field: str | None = None
+    db_constraint: bool = True
+    through: str | None = None
+    forward_key: str | None = None
+    backward_key: str | None = None
+
+    __hash__ = None  # type: ignore[assignment]  # defaults may be dicts or lists
+
+    @property
+    def is_relation(self) -> bool:
+        """Return whether the field points at another model."""
+        return self.kind in RELATION_KINDS
+
+    @property
+    def is_fk(self) -> bool:
+        """Return whether the field is a ForeignKey or OneToOne (a column with a reference)."""
+        return self.kind in FK_KINDS
+
+    @property
+    def is_m2m(self) -> bool:
+        """Return whether the field is a ManyToMany (a through table, no column)."""
+        return self.kind == M2M_KIND
+
+    def column(self, name: str) -> str:
+        """Return the database column of this field when it is stored under ``name``."""
+        if self.source_field:
+            return self.source_field
+        return f"{name}_id" if self.is_fk else name
+
+    def with_changes(self, **changes: Any) -> FieldState:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the kind and the keyword arguments that differ from their defaults, in order."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "kind":
+                continue
+            value = getattr(self, f.name)
+            if value != self._default_of(f.name, f.default):
+                kwargs[f.name] = value
+        return self.kind, kwargs
+
+    def _default_of(self, attr: str, declared: Any) -> Any:
+        if attr == "generated":
+            return self.primary_key and self.kind in INT_KINDS
+        if attr == "unique" and self.kind == "OneToOneField":
+            return True
+        if attr == "unique" and self.is_m2m:
+            return True
+        return declared
+
+
+def make_field(kind: str, **kwargs: Any) -> FieldState:
+    """Build a FieldState the way Tortoise's constructors fill their defaults."""
+    if "generated" not in kwargs:
+        kwargs["generated"] = bool(kwargs.get("primary_key")) and kind in INT_KINDS
+    if "unique" not in kwargs and (kind == "OneToOneField" or kind == M2M_KIND):
+        kwargs["unique"] = True
+    names = {f.name for f in fields(FieldState)}
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise StateError(f"{kind}: unknown argument(s) {', '.join(unknown)}")
+    return FieldState(kind=kind, **kwargs)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """A ``Meta.indexes`` entry: fields (Python names) or SQL expressions, a name, a type."""
+
+    fields: tuple[str, ...] = ()
+    expressions: tuple[str, ...] = ()
+    name: str | None = None
+    index_type: str = ""
+    condition: str | None = None
+
+
+@dataclass(frozen=True)
+class ConstraintState:
+    """A ``Meta.constraints`` entry: a (possibly partial) unique constraint or a check."""
+
+    kind: str  # "unique" | "check"
+    name: str
+    fields: tuple[str, ...] = ()
+    condition: str | None = None
+    check: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """One tracked model: its table, ordered fields and table-level options."""
+
+    app: str
+    name: str
+    table: str
+    fields: tuple[tuple[str, FieldState], ...]
+    indexes: tuple[IndexState, ...] = ()
+    unique_together: tuple[tuple[str, ...], ...] = ()
+    constraints: tuple[ConstraintState, ...] = ()
+    description: str | None = None
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def label(self) -> str:
+        """Return ``app.Model``."""
+        return f"{self.app}.{self.name}"
+
+    @property
+    def field_map(self) -> dict[str, FieldState]:
+        """Return the fields keyed by Python name."""
+        return dict(self.fields)
+
+    def get_field(self, name: str) -> FieldState:
+        """Return the field ``name`` or raise StateError."""
+        for field_name, state in self.fields:
+            if field_name == name:
+                return state
+        raise StateError(f"{self.label} has no field {name!r}")
+
+    def has_field(self, name: str) -> bool:
+        """Return whether the model has a field ``name``."""
+        return any(field_name == name for field_name, _ in self.fields)
+
+    @property
+    def pk_name(self) -> str:
+        """Return the Python name of the primary key field."""
+        for name, state in self.fields:
+            if state.primary_key:
+                return name
+        raise StateError(f"{self.label} has no primary key")
+
+    def column_of(self, name: str) -> str:
+        """Return the database column of field ``name``; unknown names are returned as given."""
+        for field_name, state in self.fields:
+            if field_name == name:
+                return state.column(name)
+        return name
+
+    def with_changes(self, **changes: Any) -> ModelState:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    def with_field(self, name: str, state: FieldState) -> ModelState:
+        """Return a copy where field ``name`` is replaced, or appended when new."""
+        if self.has_field(name):
+            new = tuple((n, state if n == name else s) for n, s in self.fields)
+        else:
+            new = (*self.fields, (name, state))
+        return replace(self, fields=new)
+
+    def without_field(self, name: str) -> ModelState:
+        """Return a copy without field ``name``."""
+        self.get_field(name)
+        return replace(self, fields=tuple((n, s) for n, s in self.fields if n != name))
+
+
+@dataclass
+class ProjectState:
+    """All tracked models, keyed by ``(app, model name)``. Mutated in place by operations."""
+
+    models: dict[tuple[str, str], ModelState] = field(default_factory=dict)
+
+    def clone(self) -> ProjectState:
+        """Return a shallow copy: model states are immutable and shared."""
+        return ProjectState(dict(self.models))
+
+    def get_model(self, app: str, name: str) -> ModelState:
+        """Return the model or raise StateError naming what exists."""
+        try:
+            return self.models[(app, name)]
+        except KeyError:
+            raise StateError(f"no model {app}.{name} in the migration state") from None
+
+    def resolve(self, label: str) -> ModelState:
+        """Return the model a relation's ``to`` ("app.Model") points at."""
+        app, _, name = label.partition(".")
+        return self.get_model(app, name)
+
+    def add_model(self, model: ModelState) -> None:
+        """Add a new model; raise StateError if it exists."""
+        if (model.app, model.name) in self.models:
+            raise StateError(f"model {model.label} already exists in the migration state")
+        self.models[(model.app, model.name)] = model
+
+    def put_model(self, model: ModelState) -> None:
+        """Replace an existing model."""
+        self.models[(model.app, model.name)] = model
+
+    def remove_model(self, app: str, name: str) -> ModelState:
+        """Remove and return a model."""
+        model = self.get_model(app, name)
+        del self.models[(app, name)]
+        return model
+
+    def app_models(self, app: str) -> list[ModelState]:
+        """Return the models of ``app`` sorted by name."""
+        return sorted((m for (a, _), m in self.models.items() if a == app), key=lambda m: m.name)
+
+    @property
+    def apps(self) -> list[str]:
+        """Return the sorted app labels present."""
+        return sorted({app for app, _ in self.models})
+
+    def relations_to(self, label: str) -> Iterator[tuple[ModelState, str, FieldState]]:
+        """Yield (model, field name, field) for every relation pointing at ``label``."""
+        for model in self.models.values():
+            for name, state in model.fields:
+                if state.is_relation and state.to == label:
+                    yield model, name, state
+
+    def only_apps(self, apps: set[str]) -> ProjectState:
+        """Return the part of the state that belongs to ``apps``."""
+        return ProjectState({k: m for k, m in self.models.items() if k[0] in apps})

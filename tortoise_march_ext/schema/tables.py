@@ -1,0 +1,257 @@
+"""Resolve model states into database tables: the only shape backends see.
+
+A :class:`Table` is what one ``CREATE TABLE`` builds: columns with their concrete kind, references,
+indexes, unique groups and constraints, all in database identifiers. Names Tortoise derives
+(``idx_…``, ``uid_…``, ``uidx_…``) are derived here the same way, so a migrated database matches
+``Tortoise.generate_schemas()`` name for name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from hashlib import sha256
+from typing import Any
+
+from .state import NOT_PROVIDED, FieldState, IndexState, ModelState, ProjectState
+
+
+def derived_name(prefix: str, table: str, columns: tuple[str, ...] | list[str]) -> str:
+    """Return Tortoise's deterministic index name: ``prefix_table[:11]_column[:7]_hash6``."""
+    digest = sha256(";".join((table, *columns)).encode("utf-8")).hexdigest()[:6]
+    return f"{prefix}_{table[:11]}_{columns[0][:7]}_{digest}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A foreign key target."""
+
+    table: str
+    column: str
+    on_delete: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column with everything DDL needs; ``kind`` is the field kind that decides its type."""
+
+    name: str
+    kind: str
+    null: bool = False
+    primary_key: bool = False
+    generated: bool = False
+    unique: bool = False
+    db_default: Any = NOT_PROVIDED
+    description: str | None = None
+    max_length: int | None = None
+    max_digits: int | None = None
+    decimal_places: int | None = None
+    reference: Reference | None = None
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def renamed(self, name: str) -> Column:
+        """Return the same column under another name."""
+        return replace(self, name=name)
+
+
+@dataclass(frozen=True)
+class TableIndex:
+    """An index: over columns, or over raw SQL expressions."""
+
+    name: str
+    columns: tuple[str, ...] = ()
+    expressions: tuple[str, ...] = ()
+    unique: bool = False
+    index_type: str = ""
+    condition: str | None = None
+
+
+@dataclass(frozen=True)
+class TableUnique:
+    """A named table-level UNIQUE constraint."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """A named CHECK constraint."""
+
+    name: str
+    check: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table as a ``CREATE TABLE`` would build it."""
+
+    name: str
+    columns: tuple[Column, ...]
+    indexes: tuple[TableIndex, ...] = ()
+    uniques: tuple[TableUnique, ...] = ()
+    checks: tuple[TableCheck, ...] = ()
+    description: str | None = None
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def column(self, name: str) -> Column:
+        """Return the column ``name``."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Return the column names in order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def references(self) -> set[str]:
+        """Return the tables this table's foreign keys point at."""
+        return {c.reference.table for c in self.columns if c.reference}
+
+
+def resolve_column(state: ProjectState, model: ModelState, name: str, field: FieldState) -> Column:
+    """Return the column field ``name`` of ``model`` stores into."""
+    column = field.column(name)
+    common = {
+        "name": column,
+        "null": field.null,
+        "unique": field.unique and not field.primary_key,
+        "db_default": field.db_default,
+        "description": field.description,
+        "primary_key": field.primary_key,
+    }
+    if not field.is_fk:
+        return Column(
+            kind=field.kind,
+            generated=field.generated,
+            max_length=field.max_length,
+            max_digits=field.max_digits,
+            decimal_places=field.decimal_places,
+            **common,
+        )
+    target_model, target_name, target = _fk_target(state, field)
+    target_column = resolve_column(state, target_model, target_name, target)
+    reference = None
+    if field.db_constraint:
+        reference = Reference(target_model.table, target_column.name, field.on_delete)
+    return Column(
+        kind=target_column.kind,
+        max_length=target_column.max_length,
+        max_digits=target_column.max_digits,
+        decimal_places=target_column.decimal_places,
+        reference=reference,
+        **common,
+    )
+
+
+def _fk_target(state: ProjectState, field: FieldState) -> tuple[ModelState, str, FieldState]:
+    target_model = state.resolve(field.to or "")
+    target_name = field.to_field or target_model.pk_name
+    return target_model, target_name, target_model.get_field(target_name)
+
+
+def index_name(model: ModelState, index: IndexState) -> str:
+    """Return the name of ``index``: its own, or the one Tortoise derives from table and columns."""
+    if index.name:
+        return index.name
+    parts = tuple(model.column_of(f) for f in index.fields) or index.expressions
+    return derived_name("idx", model.table, parts)
+
+
+def _field_indexes(model: ModelState) -> list[TableIndex]:
+    indexes = []
+    for name, field in model.fields:
+        if field.db_index and not field.primary_key and not field.is_m2m:
+            column = field.column(name)
+            indexes.append(TableIndex(derived_name("idx", model.table, [column]), (column,)))
+    for index in model.indexes:
+        columns = tuple(model.column_of(f) for f in index.fields)
+        indexes.append(
+            TableIndex(
+                name=index_name(model, index),
+                columns=columns,
+                expressions=index.expressions,
+                index_type=index.index_type,
+                condition=index.condition,
+            )
+        )
+    for constraint in model.constraints:
+        if constraint.kind == "unique" and constraint.condition:
+            columns = tuple(model.column_of(f) for f in constraint.fields)
+            indexes.append(
+                TableIndex(constraint.name, columns, unique=True, condition=constraint.condition)
+            )
+    return list(dict.fromkeys(indexes))
+
+
+def resolve_table(state: ProjectState, model: ModelState) -> Table:
+    """Return the main table of ``model``."""
+    columns = tuple(
+        resolve_column(state, model, name, field) for name, field in model.fields if not field.is_m2m
+    )
+    uniques = [
+        TableUnique(derived_name("uid", model.table, cols), cols)
+        for cols in (tuple(model.column_of(f) for f in group) for group in model.unique_together)
+    ]
+    checks = []
+    for constraint in model.constraints:
+        if constraint.kind == "check":
+            checks.append(TableCheck(constraint.name, constraint.check or ""))
+        elif not constraint.condition:
+            cols = tuple(model.column_of(f) for f in constraint.fields)
+            uniques.append(TableUnique(constraint.name, cols))
+    return Table(
+        name=model.table,
+        columns=columns,
+        indexes=tuple(_field_indexes(model)),
+        uniques=tuple(uniques),
+        checks=tuple(checks),
+        description=model.description,
+    )
+
+
+def resolve_m2m_table(state: ProjectState, model: ModelState, field: FieldState) -> Table:
+    """Return the through table an auto ManyToMany field builds."""
+    target = state.resolve(field.to or "")
+    own_pk = resolve_column(state, model, model.pk_name, model.get_field(model.pk_name))
+    target_pk = resolve_column(state, target, target.pk_name, target.get_field(target.pk_name))
+    backward, forward = field.backward_key or "", field.forward_key or ""
+    columns = tuple(
+        Column(
+            name=key,
+            kind=pk.kind,
+            max_length=pk.max_length,
+            max_digits=pk.max_digits,
+            decimal_places=pk.decimal_places,
+            reference=Reference(table, pk.name, field.on_delete) if field.db_constraint else None,
+        )
+        for key, pk, table in ((backward, own_pk, model.table), (forward, target_pk, target.table))
+    )
+    through = field.through or ""
+    indexes = ()
+    if field.unique:
+        name = derived_name("uidx", through, [backward, forward])
+        indexes = (TableIndex(name, (backward, forward), unique=True),)
+    return Table(through, columns, indexes=indexes, description=field.description)
+
+
+def model_tables(state: ProjectState, model: ModelState) -> list[Table]:
+    """Return the main table of ``model`` followed by the through tables it owns."""
+    return [resolve_table(state, model), *m2m_tables(state, model).values()]
+
+
+def m2m_tables(state: ProjectState, model: ModelState) -> dict[str, Table]:
+    """Return the auto through tables ``model`` owns, keyed by field name.
+
+    A ManyToMany whose ``through`` is the table of a tracked model owns no table: that model does.
+    """
+    model_tables_in_state = {m.table for m in state.models.values()}
+    return {
+        name: resolve_m2m_table(state, model, field)
+        for name, field in model.fields
+        if field.is_m2m and field.through not in model_tables_in_state
+    }
