@@ -73,7 +73,9 @@ class SchemaEditor:
     types: ClassVar[dict[str, str]] = {}
     generated_types: ClassVar[dict[str, str]] = {}
     quote_char: ClassVar[str] = '"'
-    param_style: ClassVar[str] = "?"
+    fk_off_sql: ClassVar[str | None] = None
+    fk_on_sql: ClassVar[str | None] = None
+    fk_check_sql: ClassVar[str | None] = None
 
     create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
     drop_table_sql = "DROP TABLE {table};"

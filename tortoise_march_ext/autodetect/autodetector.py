@@ -1,0 +1,279 @@
+"""The autodetector: a pure diff from the state the files build to the state the models declare.
+
+It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
+always give the same operations in the same order:
+
+1. tables renamed, then indexes/constraints/unique groups that go away (before their fields do);
+2. models created, ordered so referenced tables exist first; relations closing a cycle are
+   deferred to AddField after every table exists;
+3. fields removed, added, altered; deferred relations;
+4. models deleted (referencing ones first);
+5. unique groups, indexes and constraints that are new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..operations import (
+    AddConstraint,
+    AddField,
+    AddIndex,
+    AlterField,
+    AlterModelTable,
+    AlterUniqueTogether,
+    CreateModel,
+    DeleteModel,
+    Operation,
+    RemoveConstraint,
+    RemoveField,
+    RemoveIndex,
+    RenameField,
+)
+from ..schema.state import FieldState, ModelState, ProjectState
+from ..schema.tables import index_name
+from .questioner import Questioner
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Changes:
+    """Operations per app, and the other apps' models each app's operations refer to."""
+
+    operations: dict[str, list[Operation]] = field(default_factory=dict)
+    references: dict[str, set[Key]] = field(default_factory=dict)
+
+    def add(self, app: str, operation: Operation) -> None:
+        """Append an operation to ``app``'s list."""
+        self.operations.setdefault(app, []).append(operation)
+
+    def refer(self, app: str, target: str | None) -> None:
+        """Note that ``app``'s operations need model ``target`` ("app.Model") to exist."""
+        if target:
+            other, _, name = target.partition(".")
+            if other != app:
+                self.references.setdefault(app, set()).add((other, name))
+
+
+class Autodetector:
+    """Diff ``old`` (from the files) against ``new`` (from the models)."""
+
+    def __init__(
+        self, old: ProjectState, new: ProjectState, questioner: Questioner | None = None
+    ) -> None:
+        self.old = old
+        self.new = new
+        self.questioner = questioner or Questioner()
+        self.changes = Changes()
+        self.deferred: list[tuple[str, str, str, FieldState]] = []
+
+    def changes_for(self, apps: set[str]) -> Changes:
+        """Return the operations that turn ``old`` into ``new`` for ``apps``."""
+        old_keys = {k for k in self.old.models if k[0] in apps}
+        new_keys = {k for k in self.new.models if k[0] in apps}
+        kept = sorted(old_keys & new_keys)
+        self.generate_altered_tables(kept)
+        self.generate_removed_options(kept)
+        self.generate_created_models(sorted(new_keys - old_keys))
+        for key in kept:
+            self.generate_field_changes(key)
+        for app, model, name, state in self.deferred:
+            self.changes.add(app, AddField(model=model, name=name, field=state))
+            self.changes.refer(app, state.to)
+        self.generate_added_options_of_created()
+        self.generate_deleted_models(sorted(old_keys - new_keys))
+        self.generate_added_options(kept)
+        return self.changes
+
+    # -- 1. tables and options that go away -------------------------------------------------
+    def generate_altered_tables(self, kept: list[Key]) -> None:
+        """Emit AlterModelTable for models whose table name changed."""
+        for app, name in kept:
+            old, new = self.old.models[(app, name)], self.new.models[(app, name)]
+            if old.table != new.table:
+                self.changes.add(app, AlterModelTable(name=name, table=new.table))
+
+    def generate_removed_options(self, kept: list[Key]) -> None:
+        """Emit removals of unique groups, indexes and constraints first."""
+        for app, name in kept:
+            old, new = self.old.models[(app, name)], self.new.models[(app, name)]
+            remaining = tuple(g for g in old.unique_together if g in new.unique_together)
+            if remaining != old.unique_together:
+                self.changes.add(app, AlterUniqueTogether(model=name, unique_together=remaining))
+            old_indexes = {index_name(old, i): i for i in old.indexes}
+            new_indexes = {index_name(new, i): i for i in new.indexes}
+            for index in sorted(old_indexes):
+                if new_indexes.get(index) != old_indexes[index]:
+                    self.changes.add(app, RemoveIndex(model=name, name=index))
+            new_constraints = set(new.constraints)
+            for constraint in sorted(old.constraints, key=lambda c: c.name):
+                if constraint not in new_constraints:
+                    self.changes.add(app, RemoveConstraint(model=name, name=constraint.name))
+
+    # -- 2. created models ------------------------------------------------------------------
+    def generate_created_models(self, created: list[Key]) -> None:
+        """Emit CreateModel in dependency order, deferring relations to models not yet there."""
+        available = set(self.old.models) | {k for k in self.new.models if k not in created}
+        pending = list(created)
+        while pending:
+            key = next((k for k in pending if self._targets(k) <= available | {k}), pending[0])
+            pending.remove(key)
+            available.add(key)
+            self._create(key, available)
+
+    def _targets(self, key: Key) -> set[Key]:
+        model = self.new.models[key]
+        return {_key(f.to) for _, f in model.fields if f.is_relation and f.to}
+
+    def _create(self, key: Key, available: set[Key]) -> None:
+        app, name = key
+        model = self.new.models[key]
+        fields = []
+        for field_name, state in model.fields:
+            if state.is_relation and _key(state.to) not in available:
+                self.deferred.append((app, name, field_name, state))
+                continue
+            fields.append((field_name, state))
+            self.changes.refer(app, state.to)
+        deferred = {n for a, m, n, _ in self.deferred if (a, m) == key}
+        self.changes.add(
+            app,
+            CreateModel(
+                name=name,
+                table=model.table,
+                fields=fields,
+                indexes=[i for i in model.indexes if not deferred & set(i.fields)],
+                unique_together=[g for g in model.unique_together if not deferred & set(g)],
+                constraints=[c for c in model.constraints if not deferred & set(c.fields)],
+                description=model.description,
+            ),
+        )
+
+    def generate_added_options_of_created(self) -> None:
+        """Emit the options of created models that waited for a deferred field."""
+        keys = sorted({(a, m) for a, m, _, _ in self.deferred})
+        for app, name in keys:
+            model = self.new.models[(app, name)]
+            deferred = {n for a, m, n, _ in self.deferred if (a, m) == (app, name)}
+            if any(deferred & set(g) for g in model.unique_together):
+                self.changes.add(
+                    app, AlterUniqueTogether(model=name, unique_together=model.unique_together)
+                )
+            for index in model.indexes:
+                if deferred & set(index.fields):
+                    self.changes.add(app, AddIndex(model=name, index=index))
+            for constraint in model.constraints:
+                if deferred & set(constraint.fields):
+                    self.changes.add(app, AddConstraint(model=name, constraint=constraint))
+
+    # -- 3. fields --------------------------------------------------------------------------
+    def generate_field_changes(self, key: Key) -> None:
+        """Emit RemoveField, RenameField, AddField and AlterField for one kept model."""
+        app, name = key
+        old, new = self.old.models[key], self.new.models[key]
+        old_fields, new_fields = old.field_map, new.field_map
+        removed = [n for n in old_fields if n not in new_fields]
+        added = [n for n in new_fields if n not in old_fields]
+        renamed = self._renamed_fields(new, old_fields, new_fields, removed, added)
+        for old_name, new_name in renamed:
+            removed.remove(old_name)
+            added.remove(new_name)
+            self.changes.add(app, RenameField(model=name, old_name=old_name, new_name=new_name))
+        for field_name in removed:
+            self.changes.add(app, RemoveField(model=name, name=field_name))
+        for field_name in added:
+            state = new_fields[field_name]
+            self.changes.add(app, AddField(model=name, name=field_name, field=state))
+            self.changes.refer(app, state.to)
+        for field_name in new_fields:
+            before = old_fields.get(dict((n, o) for o, n in renamed).get(field_name, field_name))
+            if before is not None and before != new_fields[field_name]:
+                state = new_fields[field_name]
+                self.changes.add(app, AlterField(model=name, name=field_name, field=state))
+                self.changes.refer(app, state.to)
+
+    def _renamed_fields(
+        self,
+        model: ModelState,
+        old_fields: dict[str, FieldState],
+        new_fields: dict[str, FieldState],
+        removed: list[str],
+        added: list[str],
+    ) -> list[tuple[str, str]]:
+        renamed = []
+        for new_name in added:
+            for old_name in removed:
+                if any(old_name == o for o, _ in renamed):
+                    continue
+                if _same_but_column(old_fields[old_name], new_fields[new_name], old_name, new_name):
+                    if self.questioner.ask_rename_field(
+                        model.name, old_name, new_name, new_fields[new_name]
+                    ):
+                        renamed.append((old_name, new_name))
+                        break
+        return renamed
+
+    # -- 4. deleted models ------------------------------------------------------------------
+    def generate_deleted_models(self, deleted: list[Key]) -> None:
+        """Emit DeleteModel, referencing models first; cut relation cycles with RemoveField."""
+        pending = list(deleted)
+        while pending:
+            blocked = {
+                _key(f.to)
+                for k in pending
+                for _, f in self.old.models[k].fields
+                if f.is_fk and _key(f.to) != k
+            }
+            key = next((k for k in pending if k not in blocked), None)
+            if key is None:
+                key = pending[0]
+                for field_name, state in self.old.models[key].fields:
+                    if state.is_fk and _key(state.to) in pending and _key(state.to) != key:
+                        self.changes.add(key[0], RemoveField(model=key[1], name=field_name))
+            pending.remove(key)
+            self.changes.add(key[0], DeleteModel(name=key[1]))
+
+    # -- 5. options that are new ------------------------------------------------------------
+    def generate_added_options(self, kept: list[Key]) -> None:
+        """Emit the final unique groups, then new indexes and constraints."""
+        for app, name in kept:
+            old, new = self.old.models[(app, name)], self.new.models[(app, name)]
+            remaining = tuple(g for g in old.unique_together if g in new.unique_together)
+            if new.unique_together != remaining:
+                self.changes.add(
+                    app, AlterUniqueTogether(model=name, unique_together=new.unique_together)
+                )
+            old_indexes = {index_name(old, i): i for i in old.indexes}
+            for index in sorted(new.indexes, key=lambda i: index_name(new, i)):
+                if old_indexes.get(index_name(new, index)) != index:
+                    self.changes.add(app, AddIndex(model=name, index=index))
+            old_constraints = set(old.constraints)
+            for constraint in sorted(new.constraints, key=lambda c: c.name):
+                if constraint not in old_constraints:
+                    self.changes.add(app, AddConstraint(model=name, constraint=constraint))
+
+
+def _key(label: str | None) -> Key:
+    app, _, name = (label or "").partition(".")
+    return app, name
+
+
+def _same_but_column(old: FieldState, new: FieldState, old_name: str, new_name: str) -> bool:
+    """Return whether two fields differ only in name (a rename candidate)."""
+    if old == new:
+        return True
+    return old.with_changes(source_field=None) == new.with_changes(source_field=None) or (
+        old.column(old_name) == new.column(new_name)
+        and old.with_changes(source_field=new.source_field) == new
+    )
+
+
+def detect_changes(
+    old: ProjectState,
+    new: ProjectState,
+    apps: set[str],
+    questioner: Questioner | None = None,
+) -> Changes:
+    """Return the operations that bring ``old`` to ``new`` for ``apps``."""
+    return Autodetector(old, new, questioner).changes_for(apps)

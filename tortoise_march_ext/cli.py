@@ -1,0 +1,171 @@
+"""Command-line wiring: parse arguments, call :mod:`commands`, print results. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import anyio
+
+from . import commands
+from .config import load_config
+from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, MarchError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help="dotted path to the Tortoise config (module.ATTR)")
+    common.add_argument("--location", help="folder holding one migrations folder per app")
+    common.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    parser = argparse.ArgumentParser(
+        prog="python -m tortoise_march_ext", description="Migrations for Tortoise ORM."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    make = verbs.add_parser("makemigrations", parents=[common], help="write new migrations")
+    make.add_argument("apps", nargs="*", metavar="APP")
+    make.add_argument("--name", "-n", help="name of the new migration (after its number)")
+    make.add_argument("--empty", action="store_true", help="write an empty migration")
+    make.add_argument("--check", action="store_true", help="write nothing; exit 1 if changes")
+    make.add_argument("--dry-run", action="store_true", help="print the files instead")
+    make.add_argument("--noinput", "--no-input", action="store_true", help="never ask")
+
+    mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
+    mig.add_argument("app", nargs="?", metavar="APP")
+    mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
+    mig.add_argument("--fake", action="store_true", help="record without running SQL")
+    mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    mig.add_argument("--plan", action="store_true", help="print the steps instead")
+    mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
+
+    show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
+    show.add_argument("app", nargs="?", metavar="APP")
+
+    sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
+    sql.add_argument("app", metavar="APP")
+    sql.add_argument("name", metavar="NAME")
+    sql.add_argument("--backwards", action="store_true", help="print the SQL that undoes it")
+    return parser
+
+
+def _out(line: str = "") -> None:
+    print(line)
+
+
+def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
+    for item in result.migrations:
+        _out(f"Migrations for {item.app!r}:")
+        _out(f"  {item.path}")
+        for operation in item.operations:
+            _out(f"    - {operation.describe()}")
+        if dry_run:
+            _out(item.source)
+
+
+async def _makemigrations(args: argparse.Namespace) -> int:
+    result = await commands.makemigrations(
+        load_config(config=args.config, location=args.location),
+        args.apps,
+        name=args.name,
+        empty=args.empty,
+        check=args.check,
+        dry_run=args.dry_run,
+    )
+    if result.message:
+        _out(result.message)
+    _print_new(result, args.dry_run)
+    return EXIT_FOUND if args.check and result.changed else EXIT_OK
+
+
+def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
+    for step in result.steps:
+        if sql:
+            _out(f"-- {step.describe()}")
+            for operation, statements in step.statements:
+                _out(f"-- {operation.describe()}")
+                for statement in statements:
+                    _out(statement)
+        else:
+            _out(f"{step.describe()}")
+            for operation, _ in step.statements:
+                _out(f"    {operation.describe()}")
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    config = load_config(config=args.config, location=args.location)
+    dry = args.sql or args.plan or args.check
+    result = await commands.migrate(
+        config, args.app, args.target, fake=args.fake, sql=args.sql, plan=dry
+    )
+    if not result.steps:
+        _out("No migrations to apply.")
+        return EXIT_OK
+    if args.check:
+        _out("Pending migrations:")
+    elif not dry:
+        verb = "Faked" if args.fake else "Done"
+        for step in result.steps:
+            _out(f"{step.describe()}... {verb}")
+        return EXIT_OK
+    _print_steps(result, args.sql)
+    return EXIT_FOUND if args.check else EXIT_OK
+
+
+async def _showmigrations(args: argparse.Namespace) -> int:
+    entries = await commands.showmigrations(
+        load_config(config=args.config, location=args.location), args.app
+    )
+    current = None
+    for entry in entries:
+        if entry.app != current:
+            current = entry.app
+            _out(entry.app)
+        note = f"  ({entry.note})" if entry.note else ""
+        _out(f" [{'X' if entry.applied else ' '}] {entry.name}{note}")
+    if not entries:
+        _out("No migrations.")
+    return EXIT_OK
+
+
+async def _sqlmigrate(args: argparse.Namespace) -> int:
+    step = await commands.sqlmigrate(
+        load_config(config=args.config, location=args.location),
+        args.app,
+        args.name,
+        backwards=args.backwards,
+    )
+    for _, statements in step.statements:
+        for statement in statements:
+            _out(statement)
+    return EXIT_OK
+
+
+VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "makemigrations": _makemigrations,
+    "migrate": _migrate,
+    "showmigrations": _showmigrations,
+    "sqlmigrate": _sqlmigrate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return anyio.run(VERBS[args.verb], args)
+    except MarchError as exc:
+        if args.traceback:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the one boundary that turns crashes into a line
+        if args.traceback:
+            traceback.print_exc()
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run again with --traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED

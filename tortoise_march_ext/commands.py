@@ -1,0 +1,274 @@
+"""The Python API behind each CLI verb. Returns result objects; raises MarchError.
+
+``cli`` only parses arguments and prints what these return.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .autodetect.autodetector import Changes, detect_changes
+from .autodetect.optimizer import optimize
+from .autodetect.questioner import Questioner
+from .config import MarchConfig
+from .engine.executor import Step, backwards_plan, forwards_plan, replay
+from .exceptions import GraphError, HistoryError, StateError
+from .files.writer import describe_operations, render_migration
+from .operations import Operation
+from .project import Project, open_project
+
+Key = tuple[str, str]
+MAX_NAME = 52
+NO_TRACKED = (
+    "No tracked models. Opt a model in with `class Meta(march.Meta): ...` "
+    "(import tortoise_march_ext as march), or set track = \"all\" in [tool.tortoise_march_ext]."
+)
+
+
+@dataclass
+class NewMigration:
+    """A migration makemigrations wrote (or would write)."""
+
+    app: str
+    name: str
+    path: Path
+    operations: list[Operation]
+    source: str
+
+
+@dataclass
+class MakeMigrationsResult:
+    """What makemigrations found."""
+
+    migrations: list[NewMigration] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """Return whether any migration is (or would be) written."""
+        return bool(self.migrations)
+
+
+@dataclass
+class MigrateResult:
+    """What migrate planned and did."""
+
+    steps: list[Step]
+    applied: bool
+
+
+@dataclass
+class ShowEntry:
+    """One line of showmigrations."""
+
+    app: str
+    name: str
+    applied: bool
+    note: str = ""
+
+
+# -- makemigrations ------------------------------------------------------------------------------
+def suggest_name(operations: list[Operation], initial: bool) -> str:
+    """Return a migration name derived from its operations (Django's rule, without timestamps)."""
+    if initial:
+        return "initial"
+    fragments = [re.sub(r"\W+", "_", op.name_fragment) for op in operations]
+    name = fragments[0] if fragments else "auto"
+    for fragment in fragments[1:]:
+        if len(f"{name}_{fragment}") > MAX_NAME:
+            return f"{name}_and_more"
+        name = f"{name}_{fragment}"
+    return name
+
+
+def next_number(project: Project, app: str) -> int:
+    """Return the number of the next migration of ``app``."""
+    numbers = [int(m.group()) for a, n in project.graph.nodes if a == app if (m := re.match(r"\d+", n))]
+    return max(numbers, default=0) + 1
+
+
+def _dependencies(project: Project, app: str, changes: Changes, written: dict[str, str]) -> list[Key]:
+    deps: list[Key] = []
+    leaf = project.graph.leaf(app)
+    if leaf:
+        deps.append(leaf)
+    for other, model in sorted(changes.references.get(app, set())):
+        if other in written:
+            deps.append((other, written[other]))
+        elif (other_leaf := project.graph.leaf(other)) is not None:
+            deps.append(other_leaf)
+        else:
+            raise StateError(
+                f"app {app!r} refers to {other}.{model}, which has no migration yet; "
+                f"run makemigrations for {other!r} too"
+            )
+    return list(dict.fromkeys(deps))
+
+
+def _order_apps(apps: list[str], changes: Changes) -> list[str]:
+    """Return apps so that an app comes after the apps its new operations refer to."""
+    ordered: list[str] = []
+    pending = list(apps)
+    while pending:
+        ready = next(
+            (a for a in pending if all(o in ordered or o not in pending for o, _ in changes.references.get(a, ()))),
+            None,
+        )
+        if ready is None:
+            raise StateError(
+                "the new migrations of apps " + ", ".join(pending) + " refer to each other's "
+                "new models; run makemigrations for one app first, then for the other"
+            )
+        pending.remove(ready)
+        ordered.append(ready)
+    return ordered
+
+
+def _render(project: Project, app: str, name: str, ops: list[Operation], deps: list[Key]) -> NewMigration:
+    initial = project.graph.leaf(app) is None
+    source = render_migration(describe_operations(ops), deps, ops, initial=initial)
+    path = project.config.migrations_dir / app / f"{name}.py"
+    return NewMigration(app, name, path, ops, source)
+
+
+async def makemigrations(
+    config: MarchConfig,
+    apps: list[str] | None = None,
+    *,
+    name: str | None = None,
+    empty: bool = False,
+    check: bool = False,
+    dry_run: bool = False,
+    questioner: Questioner | None = None,
+) -> MakeMigrationsResult:
+    """Write the migrations that bring the files in line with the models."""
+    async with open_project(config) as project:
+        for app in apps or []:
+            project.check_app(app)
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            raise GraphError(f"--name {name!r}: use letters, digits and _ only")
+        if not project.models.models and not project.graph.nodes:
+            return MakeMigrationsResult(message=NO_TRACKED)
+        selected = sorted(apps or project.apps)
+        for app in selected:
+            project.graph.leaf(app)
+        if empty:
+            changes = Changes(operations={app: [] for app in selected})
+        else:
+            old = replay(project.graph, project.graph.nodes)
+            changes = detect_changes(old, project.models, set(selected), questioner)
+        result = MakeMigrationsResult()
+        written: dict[str, str] = {}
+        for app in _order_apps([a for a in selected if a in changes.operations], changes):
+            ops = optimize(changes.operations[app], app) if not empty else []
+            if not ops and not empty:
+                continue
+            number = next_number(project, app)
+            initial = project.graph.leaf(app) is None
+            label = name or ("custom" if empty else suggest_name(ops, initial))
+            full = f"{number:04d}_{label}"
+            written[app] = full
+            deps = _dependencies(project, app, changes, written)
+            result.migrations.append(_render(project, app, full, ops, deps))
+        if not result.migrations:
+            result.message = "No changes detected"
+        elif not (check or dry_run):
+            for item in result.migrations:
+                item.path.parent.mkdir(parents=True, exist_ok=True)
+                item.path.write_text(item.source, encoding="utf-8")
+        return result
+
+
+# -- migrate -------------------------------------------------------------------------------------
+def check_history(project: Project, applied: dict[Key, object]) -> None:
+    """Raise HistoryError for an applied migration whose file is missing or changed."""
+    for key in sorted(applied):
+        node = project.loaded.get(key)
+        expected = project.config.migrations_dir / key[0] / f"{key[1]}.py"
+        if node is None:
+            raise HistoryError(
+                f"migration {key[0]}.{key[1]} is applied in the database but its file {expected} "
+                "is missing; restore it from version control"
+            )
+        if node.checksum != getattr(applied[key], "checksum", node.checksum):
+            raise HistoryError(
+                f"migration {key[0]}.{key[1]} ({node.path}) changed since it was applied; revert "
+                "the change and put new changes in a new migration"
+            )
+
+
+def plan_keys(project: Project, app: str | None, target: str | None, applied: set[Key]) -> tuple[list[Key], bool]:
+    """Return the migrations to run and whether they run backwards."""
+    graph = project.graph
+    for each in project.apps:
+        graph.leaf(each)
+    if app is None:
+        return forwards_plan(graph, [k for a in graph.apps() for k in graph.leaves(a)], applied), False
+    project.check_app(app)
+    if target is None:
+        leaf = graph.leaf(app)
+        return (forwards_plan(graph, [leaf], applied) if leaf else []), False
+    key = graph.resolve(app, target)
+    if key is None or key in applied:
+        return backwards_plan(graph, app, key, applied), True
+    return forwards_plan(graph, [key], applied), False
+
+
+async def migrate(
+    config: MarchConfig,
+    app: str | None = None,
+    target: str | None = None,
+    *,
+    fake: bool = False,
+    sql: bool = False,
+    plan: bool = False,
+) -> MigrateResult:
+    """Apply or unapply migrations so each app stands at its target (default: latest)."""
+    async with open_project(config) as project:
+        applied_rows = await project.applied()
+        check_history(project, applied_rows)
+        applied = set(applied_rows)
+        keys, backwards = plan_keys(project, app, target, applied)
+        executor = project.executor()
+        steps = executor.build_steps(keys, applied, backwards=backwards)
+        if sql or plan:
+            return MigrateResult(steps, applied=False)
+        await executor.run(steps, fake=fake)
+        return MigrateResult(steps, applied=True)
+
+
+# -- showmigrations and sqlmigrate ---------------------------------------------------------------
+async def showmigrations(config: MarchConfig, app: str | None = None) -> list[ShowEntry]:
+    """Return every migration with whether it is applied, and applied ones whose file is gone."""
+    async with open_project(config) as project:
+        if app:
+            project.check_app(app)
+        applied = await project.applied()
+        entries = []
+        for key in project.graph.topological():
+            if app and key[0] != app:
+                continue
+            row = applied.get(key)
+            node = project.loaded[key]
+            note = "changed since applied" if row and row.checksum != node.checksum else ""
+            entries.append(ShowEntry(key[0], key[1], row is not None, note))
+        for key in sorted(set(applied) - set(project.loaded)):
+            if not app or key[0] == app:
+                entries.append(ShowEntry(key[0], key[1], True, "file missing"))
+        return sorted(entries, key=lambda e: e.app)
+
+
+async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: bool = False) -> Step:
+    """Return the statements one migration runs, computed without touching the database."""
+    async with open_project(config) as project:
+        project.check_app(app)
+        key = project.graph.resolve(app, name)
+        if key is None:
+            raise GraphError("sqlmigrate needs a migration name, not zero")
+        before = [k for k in project.graph.topological([key]) if k != key]
+        executor = project.executor()
+        if backwards:
+            return executor.build_steps([key], set(before) | {key}, backwards=True)[0]
+        return executor.build_steps([key], set(before), backwards=False)[0]

@@ -1,0 +1,191 @@
+"""The executor: plan, then apply or unapply migrations one transaction each.
+
+Effects nest in a fixed order: (connection-level setup) -> transaction -> statements -> recorder row.
+SQL is generated before anything runs, so ``--sql`` prints exactly what would run and an
+irreversible step stops a backward plan before any change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.base import SchemaEditor
+from ..exceptions import GraphError, MigrationFailed
+from ..files.loader import LoadedMigration
+from ..operations import Operation
+from ..schema.state import ProjectState
+from .graph import MigrationGraph
+from .recorder import Recorder
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Step:
+    """One migration to apply (``backwards=False``) or unapply, with its statements."""
+
+    migration: LoadedMigration
+    backwards: bool
+    statements: list[tuple[Operation, list[str]]] = field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        """Return ``(app, name)``."""
+        return self.migration.key
+
+    def describe(self) -> str:
+        """Return ``Apply app.name`` or ``Unapply app.name``."""
+        return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
+
+
+def replay(graph: MigrationGraph, keys: Iterable[Key]) -> ProjectState:
+    """Return the state the given migrations build, applied in dependency order."""
+    wanted = set(keys)
+    state = ProjectState()
+    for key in graph.topological():
+        if key in wanted:
+            node: LoadedMigration = graph.nodes[key]
+            for operation in node.operations:
+                operation.state_forwards(key[0], state)
+    return state
+
+
+def forwards_plan(graph: MigrationGraph, targets: list[Key], applied: set[Key]) -> list[Key]:
+    """Return the unapplied ancestors of ``targets`` (included), parents first."""
+    return [k for k in graph.topological(targets) if k not in applied]
+
+
+def backwards_plan(graph: MigrationGraph, app: str, target: Key | None, applied: set[Key]) -> list[Key]:
+    """Return the applied migrations to unapply so that ``app`` stands at ``target``."""
+    if target is None:
+        roots = [k for k in graph.nodes if k[0] == app]
+    else:
+        roots = [c for c in graph.children[target] if c[0] == app]
+    doomed = {d for root in roots for d in graph.descendants(root) if d in applied}
+    return [k for k in reversed(graph.topological()) if k in doomed]
+
+
+class Executor:
+    """Turn a plan into statements and run them on each app's connection."""
+
+    def __init__(
+        self,
+        graph: MigrationGraph,
+        editor_for: Callable[[str], SchemaEditor],
+        client_for: Callable[[str], Any] | None = None,
+        recorder_for: Callable[[str], Recorder] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.editor_for = editor_for
+        self.client_for = client_for
+        self.recorder_for = recorder_for
+
+    def build_steps(self, keys: list[Key], applied: set[Key], *, backwards: bool) -> list[Step]:
+        """Return the steps of a plan with their statements, checking reversibility first."""
+        order = self.graph.topological()
+        steps = []
+        if not backwards:
+            state = replay(self.graph, applied)
+            for key in keys:
+                steps.append(self._forward_step(self.graph.nodes[key], state))
+            return steps
+        doomed = set(keys)
+        before: dict[Key, ProjectState] = {}
+        state = ProjectState()
+        for key in order:
+            if key in applied:
+                if key in doomed:
+                    before[key] = state.clone()
+                for operation in self.graph.nodes[key].operations:
+                    operation.state_forwards(key[0], state)
+        for key in keys:
+            self._check_reversible(self.graph.nodes[key])
+        return [self._backward_step(self.graph.nodes[k], before[k]) for k in keys]
+
+    def _forward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
+        step = Step(node, backwards=False)
+        editor = self.editor_for(node.app)
+        for operation in node.operations:
+            previous = state.clone()
+            operation.state_forwards(node.app, state)
+            step.statements.append(
+                (operation, operation.database_forwards(node.app, editor, previous, state))
+            )
+        return step
+
+    def _check_reversible(self, node: LoadedMigration) -> None:
+        for operation in node.operations:
+            if not operation.reversible:
+                raise GraphError(
+                    f"migration {node} ({node.path}) cannot be unapplied: operation "
+                    f"'{operation.describe()}' is irreversible; nothing was changed"
+                )
+
+    def _backward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
+        step = Step(node, backwards=True)
+        editor = self.editor_for(node.app)
+        pairs = []
+        for operation in node.operations:
+            after = state.clone()
+            operation.state_forwards(node.app, after)
+            pairs.append((operation, state, after))
+            state = after
+        for operation, before, after in reversed(pairs):
+            step.statements.append(
+                (operation, operation.database_backwards(node.app, editor, before, after))
+            )
+        return step
+
+    async def run(self, steps: list[Step], *, fake: bool = False) -> None:
+        """Apply or unapply each step in its own transaction, recording it in the same one."""
+        assert self.client_for is not None and self.recorder_for is not None
+        for step in steps:
+            app = step.migration.app
+            client, recorder = self.client_for(app), self.recorder_for(app)
+            await recorder.ensure()
+            async with self._transaction(client, self.editor_for(app)) as conn:
+                if not fake:
+                    await self._execute(conn, step)
+                if step.backwards:
+                    await recorder.unrecord(conn, step.key)
+                else:
+                    await recorder.record(conn, step.key, step.migration.checksum)
+
+    async def _execute(self, conn: Any, step: Step) -> None:
+        for operation, statements in step.statements:
+            for sql in statements:
+                try:
+                    await conn.execute_script(sql)
+                except Exception as exc:
+                    raise MigrationFailed(
+                        f"{step.describe().lower()} failed at '{operation.describe()}': "
+                        f"{type(exc).__name__}: {exc}\n  statement: {sql.strip()}\n"
+                        "Nothing of this migration was kept; fix it and run migrate again.",
+                        migration=str(step.migration),
+                        statement=sql,
+                    ) from exc
+        check = self.editor_for(step.migration.app).fk_check_sql
+        if check:
+            _, rows = await conn.execute_query(check)
+            if rows:
+                raise MigrationFailed(
+                    f"{step.describe().lower()} would leave rows whose foreign keys point "
+                    f"nowhere (first: {tuple(rows[0])}); nothing was kept",
+                    migration=str(step.migration),
+                )
+
+    @asynccontextmanager
+    async def _transaction(self, client: Any, editor: SchemaEditor) -> AsyncIterator[Any]:
+        off = editor.fk_off_sql
+        if off:
+            await client.execute_script(off)
+        try:
+            async with client._in_transaction() as conn:
+                yield conn
+        finally:
+            on = editor.fk_on_sql
+            if on:
+                await client.execute_script(on)

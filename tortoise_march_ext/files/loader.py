@@ -1,0 +1,139 @@
+"""Load migration modules from ``<location>/<app>/*.py``: import, validate, checksum.
+
+Every problem names the file and says how to fix it. The checksum is the SHA-256 of the module's
+syntax tree, so comments and formatting do not change it but code does.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import MigrationFileError
+from ..migrations import Migration
+from ..operations import Operation
+
+Key = tuple[str, str]
+NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass
+class LoadedMigration:
+    """One migration module, loaded and checked."""
+
+    app: str
+    name: str
+    path: Path
+    migration: type[Migration]
+    checksum: str
+
+    @property
+    def key(self) -> Key:
+        """Return ``(app, name)``."""
+        return self.app, self.name
+
+    @property
+    def dependencies(self) -> list[Key]:
+        """Return the ``(app, name)`` pairs this migration depends on."""
+        return [tuple(d) for d in self.migration.dependencies]  # type: ignore[misc]
+
+    @property
+    def operations(self) -> list[Operation]:
+        """Return the operations."""
+        return list(self.migration.operations)
+
+    @property
+    def atomic(self) -> bool:
+        """Return whether the migration runs in one transaction."""
+        return bool(getattr(self.migration, "atomic", True))
+
+    def __str__(self) -> str:
+        return f"{self.app}.{self.name}"
+
+
+def checksum(source: str) -> str:
+    """Return the SHA-256 of the code of ``source``, blind to comments and formatting."""
+    tree = ast.parse(source)
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode("utf-8")).hexdigest()
+
+
+def migration_files(folder: Path) -> list[Path]:
+    """Return the migration modules in one app folder, sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.suffix == ".py" and not p.name.startswith(("_", "."))
+    )
+
+
+def load_file(app: str, path: Path) -> LoadedMigration:
+    """Import one migration module and check its shape."""
+    name = path.stem
+    if not NAME_RE.match(name):
+        raise MigrationFileError(
+            f"{path}: invalid migration name {name!r}; rename it to letters, digits and _",
+            path=str(path),
+        )
+    source = path.read_text(encoding="utf-8")
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise MigrationFileError(
+            f"{path}:{exc.lineno}: syntax error ({exc.msg}); fix the file or delete it if it was "
+            "never applied",
+            path=str(path),
+        ) from exc
+    module = types.ModuleType(f"tortoise_march_ext.loaded.{app}.{name}")
+    module.__file__ = str(path)
+    try:
+        exec(code, module.__dict__)
+    except Exception as exc:
+        raise MigrationFileError(
+            f"{path}: importing the migration raised {type(exc).__name__}: {exc}", path=str(path)
+        ) from exc
+    migration = getattr(module, "Migration", None)
+    if not (isinstance(migration, type) and issubclass(migration, Migration)):
+        raise MigrationFileError(
+            f"{path}: no Migration class; a migration module must define "
+            "`class Migration(migrations.Migration)`",
+            path=str(path),
+        )
+    _check_shape(path, migration)
+    return LoadedMigration(app, name, path, migration, checksum(source))
+
+
+def _check_shape(path: Path, migration: type[Migration]) -> None:
+    deps = migration.dependencies
+    if not isinstance(deps, (list, tuple)) or not all(
+        isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(x, str) for x in d)
+        for d in deps
+    ):
+        raise MigrationFileError(
+            f'{path}: dependencies must be a sequence of ("app", "migration_name") pairs',
+            path=str(path),
+        )
+    ops = migration.operations
+    if not isinstance(ops, (list, tuple)) or not all(isinstance(o, Operation) for o in ops):
+        raise MigrationFileError(
+            f"{path}: operations must be a sequence of migrations.* operations", path=str(path)
+        )
+
+
+def load_migrations(location: Path, apps: Iterable[str] | None = None) -> dict[Key, LoadedMigration]:
+    """Load every migration under ``location`` (or only those of ``apps``)."""
+    if not location.is_dir():
+        return {}
+    wanted = set(apps) if apps is not None else None
+    loaded: dict[Key, LoadedMigration] = {}
+    for folder in sorted(p for p in location.iterdir() if p.is_dir()):
+        if folder.name.startswith(("_", ".")) or (wanted is not None and folder.name not in wanted):
+            continue
+        for path in migration_files(folder):
+            item = load_file(folder.name, path)
+            loaded[item.key] = item
+    return loaded

@@ -1,0 +1,126 @@
+"""A Project: the Tortoise config, the tracked model state, the migration files and connections.
+
+Opening a project initialises Tortoise (which connects lazily, so commands that need no database
+never open one) and closes the connections it opened on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise import Tortoise
+
+from .backends import SchemaEditor, editor_for
+from .config import MarchConfig
+from .engine.executor import Executor
+from .engine.graph import MigrationGraph
+from .engine.recorder import Recorder
+from .exceptions import ConfigError
+from .files.loader import LoadedMigration, load_migrations
+from .schema.extract import extract_state
+from .schema.state import ProjectState
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Project:
+    """Everything a command needs, loaded once."""
+
+    config: MarchConfig
+    tortoise_config: dict[str, Any]
+    models: ProjectState
+    loaded: dict[Key, LoadedMigration]
+    graph: MigrationGraph
+    _recorders: dict[str, Recorder] = field(default_factory=dict)
+
+    @property
+    def config_apps(self) -> list[str]:
+        """Return the app labels in the Tortoise config, in config order."""
+        return list(self.tortoise_config.get("apps", {}))
+
+    @property
+    def apps(self) -> list[str]:
+        """Return the apps that have tracked models or migrations, sorted."""
+        return sorted(set(self.models.apps) | set(self.graph.apps()))
+
+    def check_app(self, app: str) -> None:
+        """Raise ConfigError for an app the project does not know."""
+        if app not in self.config_apps and app not in self.graph.apps():
+            known = ", ".join(self.config_apps) or "none"
+            raise ConfigError(f"unknown app {app!r}; apps in the Tortoise config: {known}")
+
+    def connection_name(self, app: str) -> str:
+        """Return the Tortoise connection name ``app`` uses."""
+        app_config = self.tortoise_config.get("apps", {}).get(app, {})
+        return str(app_config.get("default_connection", "default"))
+
+    def client(self, app: str) -> Any:
+        """Return the Tortoise client of ``app``'s connection."""
+        name = self.connection_name(app)
+        try:
+            return Tortoise.get_connection(name)
+        except Exception as exc:
+            raise ConfigError(f"app {app!r} uses connection {name!r}, which is not configured") from exc
+
+    def editor(self, app: str) -> SchemaEditor:
+        """Return the schema editor of ``app``'s backend."""
+        return editor_for(self.client(app).capabilities.dialect)
+
+    def recorder(self, app: str) -> Recorder:
+        """Return the recorder of ``app``'s connection (one per connection)."""
+        name = self.connection_name(app)
+        if name not in self._recorders:
+            self._recorders[name] = Recorder(self.client(app), self.editor(app), name)
+        return self._recorders[name]
+
+    def executor(self) -> Executor:
+        """Return an executor bound to this project's connections."""
+        return Executor(self.graph, self.editor, self.client, self.recorder)
+
+    async def applied(self) -> dict[Key, Any]:
+        """Return the recorder rows of every connection, for the apps that live on it."""
+        rows: dict[Key, Any] = {}
+        seen: set[str] = set()
+        for app in self.apps:
+            name = self.connection_name(app)
+            if name in seen:
+                continue
+            seen.add(name)
+            for key, row in (await self.recorder(app).applied()).items():
+                if self.connection_name(key[0]) == name:
+                    rows[key] = row
+        return rows
+
+
+async def _init_tortoise(tortoise_config: dict[str, Any]) -> None:
+    try:
+        await Tortoise.init(config=tortoise_config)
+    except Exception as exc:
+        raise ConfigError(f"Tortoise.init failed with this config: {type(exc).__name__}: {exc}") from exc
+
+
+def _tortoise_apps() -> dict[str, dict[str, Any]]:
+    apps = Tortoise.apps
+    return dict(apps.apps) if apps is not None else {}
+
+
+@asynccontextmanager
+async def open_project(config: MarchConfig, *, init: bool = True) -> AsyncIterator[Project]:
+    """Load the project; initialise Tortoise unless the caller already did (``init=False``)."""
+    tortoise_config = config.load_tortoise_config()
+    if init:
+        await _init_tortoise(tortoise_config)
+    try:
+        models = extract_state(_tortoise_apps(), track=config.track)
+        loaded = load_migrations(config.migrations_dir)
+        graph = MigrationGraph(loaded, {k: m.dependencies for k, m in loaded.items()})
+        graph.validate()
+        yield Project(config, tortoise_config, models, loaded, graph)
+    finally:
+        if init:
+            await Tortoise.close_connections()
+            await Tortoise._reset_apps()
