@@ -20,6 +20,7 @@ from ..operations import (
     AddField,
     AddIndex,
     AlterField,
+    AlterModelDescription,
     AlterModelTable,
     AlterUniqueTogether,
     CreateModel,
@@ -93,6 +94,8 @@ class Autodetector:
             old, new = self.old.models[(app, name)], self.new.models[(app, name)]
             if old.table != new.table:
                 self.changes.add(app, AlterModelTable(name=name, table=new.table))
+            if old.description != new.description:
+                self.changes.add(app, AlterModelDescription(name=name, description=new.description))
 
     def generate_removed_options(self, kept: list[Key]) -> None:
         """Emit removals of unique groups, indexes and constraints first."""
@@ -228,9 +231,10 @@ class Autodetector:
             key = next((k for k in pending if k not in blocked), None)
             if key is None:
                 key = pending[0]
-                for field_name, state in self.old.models[key].fields:
-                    if state.is_fk and _key(state.to) in pending and _key(state.to) != key:
-                        self.changes.add(key[0], RemoveField(model=key[1], name=field_name))
+                for other in pending[1:]:
+                    for field_name, state in self.old.models[other].fields:
+                        if state.is_relation and _key(state.to) == key:
+                            self.changes.add(other[0], RemoveField(model=other[1], name=field_name))
             pending.remove(key)
             self.changes.add(key[0], DeleteModel(name=key[1]))
 

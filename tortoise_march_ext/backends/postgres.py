@@ -80,14 +80,26 @@ class PostgresEditor(SchemaEditor):
                 out.append(self.column_comment(table.name, column.name, column.description))
         return out
 
+    def comment_literal(self, text: str | None) -> str:
+        """Return a comment literal escaped as Tortoise's generate_schemas escapes it.
+
+        Tortoise escapes backslashes and control characters MySQL-style inside a standard string,
+        so a newline is stored as the two characters ``\\n``; we do the same so that a migrated
+        database carries exactly the comments ``generate_schemas()`` would write.
+        """
+        if not text:
+            return "NULL"
+        table = {"\0": "\\0", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\032": "\\Z", '"': '\\"'}
+        return self.quote_string("".join(table.get(ch, ch) for ch in text))
+
     def table_comment(self, table: str, text: str | None) -> str:
         """Return COMMENT ON TABLE."""
-        value = self.quote_string(text) if text else "NULL"
+        value = self.comment_literal(text)
         return f"COMMENT ON TABLE {self.quote(table)} IS {value};"
 
     def column_comment(self, table: str, column: str, text: str | None) -> str:
         """Return COMMENT ON COLUMN."""
-        value = self.quote_string(text) if text else "NULL"
+        value = self.comment_literal(text)
         return f"COMMENT ON COLUMN {self.quote(table)}.{self.quote(column)} IS {value};"
 
     def drop_index(self, table: str, index: TableIndex) -> str:

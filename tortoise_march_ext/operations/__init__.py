@@ -5,7 +5,13 @@ from __future__ import annotations
 from .base import ModelOperation, Operation
 from .fields import AddField, AlterField, RemoveField, RenameField
 from .indexes import AddConstraint, AddIndex, AlterUniqueTogether, RemoveConstraint, RemoveIndex
-from .models import AlterModelTable, CreateModel, DeleteModel, RenameModel
+from .models import (
+    AlterModelDescription,
+    AlterModelTable,
+    CreateModel,
+    DeleteModel,
+    RenameModel,
+)
 from .special import RunSQL
 
 __all__ = [
@@ -13,6 +19,7 @@ __all__ = [
     "AddField",
     "AddIndex",
     "AlterField",
+    "AlterModelDescription",
     "AlterModelTable",
     "AlterUniqueTogether",
     "CreateModel",

@@ -145,3 +145,25 @@ class AlterModelTable(ModelOperation):
     def name_fragment(self) -> str:
         """Return ``alter_<model>_table``."""
         return f"alter_{self.name.lower()}_table"
+
+
+class AlterModelDescription(ModelOperation):
+    """Change a model's table description (a table comment where the backend has them)."""
+
+    def __init__(self, name: str, description: str | None) -> None:
+        self.name = name
+        self.description = description
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Set the new description."""
+        model = state.get_model(app, self.name)
+        state.put_model(model.with_changes(description=self.description))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Alter description of {self.name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``alter_<model>_description``."""
+        return f"alter_{self.name.lower()}_description"

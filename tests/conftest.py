@@ -1,0 +1,80 @@
+"""Shared fixtures: fresh PostgreSQL databases (skip locally, fail in CI when unreachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("MARCH_TEST_PG", "postgres://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_pg_state: dict[str, object] = {}
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{PG_HOST}/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _pg_available() -> str | None:
+    """Return None when PostgreSQL answers, else the reason it does not."""
+    if "reason" not in _pg_state:
+        try:
+            asyncio.run(_admin("SELECT 1"))
+            _pg_state["reason"] = None
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            _pg_state["reason"] = f"{type(exc).__name__}: {exc}"
+    return _pg_state["reason"]  # type: ignore[return-value]
+
+
+def require_postgres() -> None:
+    """Skip (or fail in CI) when PostgreSQL is not reachable."""
+    reason = _pg_available()
+    if reason is None:
+        return
+    message = f"PostgreSQL at {PG_HOST} is unreachable ({reason})"
+    if IN_CI:
+        pytest.fail(message + "; CI=true requires it", pytrace=False)
+    pytest.skip(message + "; start it or set MARCH_TEST_PG=postgres://user@host:port")
+
+
+def new_pg_database() -> str:
+    """Create an empty database and return its URL."""
+    require_postgres()
+    name = f"march_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    return f"{PG_HOST}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by :func:`new_pg_database`."""
+    name = url.rsplit("/", 1)[1]
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """Yield the URL of a fresh PostgreSQL database, dropped afterwards."""
+    url = new_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say in one line when the PostgreSQL tests were skipped and how to enable them."""
+    reason = _pg_state.get("reason")
+    if reason and not IN_CI:
+        terminalreporter.write_line(
+            f"PostgreSQL tests were skipped: {reason}. Start PostgreSQL on 127.0.0.1:5432 "
+            "(user postgres, trust auth) or set MARCH_TEST_PG=postgres://user@host:port to run them."
+        )

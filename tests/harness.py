@@ -1,0 +1,165 @@
+"""Run model versions through makemigrations + migrate in-process and compare the schema with
+what ``Tortoise.generate_schemas()`` builds for the same models on an empty database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tortoise import Tortoise
+
+from tests.conftest import drop_pg_database, new_pg_database
+from tests.introspect import diff_schemas, introspect_postgres, introspect_sqlite
+from tortoise_march_ext import commands
+from tortoise_march_ext.config import MarchConfig
+
+_counter = itertools.count()
+
+
+@dataclass
+class Backend:
+    """A kind of database the harness can create, introspect and drop."""
+
+    name: str
+    tmp: Path
+    made: list[str] = field(default_factory=list)
+
+    def new_url(self) -> str:
+        """Return the URL of a new empty database."""
+        if self.name == "postgres":
+            url = new_pg_database()
+        else:
+            url = f"sqlite://{self.tmp / f'db{next(_counter)}.sqlite3'}"
+        self.made.append(url)
+        return url
+
+    def introspect(self, url: str) -> dict[str, Any]:
+        """Return the normalized schema of the database at ``url``."""
+        if self.name == "postgres":
+            return asyncio.run(_pg_introspect(url))
+        return introspect_sqlite(url.removeprefix("sqlite://"))
+
+    def execute(self, url: str, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return its rows."""
+        if self.name == "postgres":
+            return asyncio.run(_pg_fetch(url, sql))
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+    def cleanup(self) -> None:
+        """Drop every database made."""
+        if self.name == "postgres":
+            for url in self.made:
+                drop_pg_database(url)
+
+
+async def _pg_introspect(url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await introspect_postgres(conn)
+    finally:
+        await conn.close()
+
+
+async def _pg_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(url)
+    try:
+        if sql.lstrip().upper().startswith("SELECT"):
+            return [tuple(r) for r in await conn.fetch(sql)]
+        await conn.execute(sql)
+        return []
+    finally:
+        await conn.close()
+
+
+class Project:
+    """A temporary project whose models change version by version."""
+
+    def __init__(self, tmp: Path, backend: Backend) -> None:
+        self.tmp = tmp
+        self.backend = backend
+        self.url = backend.new_url()
+        self.migrations = tmp / "migrations"
+        self.version = 0
+        self.apps: dict[str, list[str]] = {}
+        if str(tmp) not in sys.path:
+            sys.path.insert(0, str(tmp))
+
+    def write_models(self, sources: dict[str, str]) -> None:
+        """Write a new version of each app's models as a fresh module (no import caching)."""
+        self.version += 1
+        self.apps = {}
+        for app, source in sources.items():
+            module = f"models_{self.tmp.name}_{app}_v{self.version}".replace("-", "_")
+            (self.tmp / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+            self.apps[app] = [module]
+
+    def tortoise_config(self, url: str | None = None) -> dict[str, Any]:
+        """Return the Tortoise config of the current version."""
+        return {
+            "connections": {"default": url or self.url},
+            "apps": {app: {"models": mods, "default_connection": "default"} for app, mods in self.apps.items()},
+        }
+
+    @property
+    def config(self) -> MarchConfig:
+        """Return the MarchConfig of the current version."""
+        return MarchConfig(
+            location=self.migrations, root=self.tmp, tortoise_config=self.tortoise_config()
+        )
+
+    def makemigrations(self, **kwargs: Any) -> commands.MakeMigrationsResult:
+        """Run makemigrations in-process."""
+        return asyncio.run(commands.makemigrations(self.config, **kwargs))
+
+    def migrate(self, app: str | None = None, target: str | None = None, **kwargs: Any) -> commands.MigrateResult:
+        """Run migrate in-process."""
+        return asyncio.run(commands.migrate(self.config, app, target, **kwargs))
+
+    def reference_schema(self) -> dict[str, Any]:
+        """Return the schema generate_schemas builds for the current models on a new database."""
+        url = self.backend.new_url()
+        asyncio.run(_generate(self.tortoise_config(url)))
+        return self.backend.introspect(url)
+
+    def schema(self) -> dict[str, Any]:
+        """Return the schema of the migrated database."""
+        return self.backend.introspect(self.url)
+
+    def ruff(self) -> str:
+        """Return ruff's complaints about the migration files ('' when clean)."""
+        out = []
+        for args in (["check", "--isolated", "--quiet"], ["format", "--isolated", "--check", "--quiet"]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "ruff", *args, str(self.migrations)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode:
+                out.append(proc.stdout + proc.stderr)
+        return "\n".join(out)
+
+
+async def _generate(config: dict[str, Any]) -> None:
+    await Tortoise.init(config=config)
+    try:
+        await Tortoise.generate_schemas(safe=False)
+    finally:
+        await Tortoise.close_connections()
+        await Tortoise._reset_apps()
+
+
+def assert_same(migrated: dict[str, Any], reference: dict[str, Any], context: str) -> None:
+    """Fail with the whole difference when the schemas differ."""
+    problems = diff_schemas(migrated, reference)
+    assert not problems, f"{context}: migrated schema != generate_schemas():\n" + "\n".join(problems)

@@ -1,0 +1,409 @@
+"""Small named evolution scenarios: each is a list of model versions (one module source per app).
+
+``rows`` are statements run after a version is migrated; ``expect`` maps a SELECT run after a later
+version to the rows it must return (so data surviving an operation is checked, not assumed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HEAD = """
+from enum import Enum, IntEnum
+
+from tortoise import fields
+from tortoise.fields.db_defaults import Now, SqlDefault
+from tortoise.indexes import Index, PartialIndex
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.models import Model
+
+import tortoise_march_ext as march
+
+
+class Color(str, Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Level(IntEnum):
+    LOW = 1
+    HIGH = 2
+"""
+
+
+def models(*classes: str) -> str:
+    """Return a models module made of ``HEAD`` and the given class sources."""
+    return HEAD + "\n\n" + "\n\n".join(classes)
+
+
+def model(name: str, body: str, meta: str = "", table: str | None = None) -> str:
+    """Return a tracked model class."""
+    lines = [f"class {name}(Model):"]
+    lines += ["    " + line for line in body.strip().splitlines()]
+    lines.append("    class Meta(march.Meta):")
+    lines.append(f"        table = {table or name.lower()!r}")
+    lines += ["        " + line for line in meta.strip().splitlines() if line]
+    return "\n".join(lines)
+
+
+@dataclass
+class Step:
+    """One version of the models and what to do around it."""
+
+    apps: dict[str, str]
+    rows: list[str] = field(default_factory=list)
+    expect: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
+    extra: tuple[str, ...] = ()  # constraints migrations create that generate_schemas() does not
+    # generate_schemas() cannot build FK cycles; such steps list the FKs to find instead
+    fks: dict[str, set[tuple[str, str]]] | None = None
+
+
+@dataclass
+class Scenario:
+    """A named sequence of versions."""
+
+    name: str
+    steps: list[Step]
+    backends: tuple[str, ...] = ("sqlite", "postgres")
+
+
+def one(
+    *classes: str,
+    rows: list[str] | None = None,
+    expect: dict[str, list[tuple[object, ...]]] | None = None,
+    extra: tuple[str, ...] = (),
+) -> Step:
+    """Return a step with a single app called ``app``."""
+    return Step({"app": models(*classes)}, rows or [], expect or {}, extra)
+
+
+ID = "id = fields.IntField(primary_key=True)"
+PERSON = model("Person", f"{ID}\nname = fields.CharField(max_length=50)")
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "all_field_types",
+        [
+            one(
+                model(
+                    "Everything",
+                    """
+id = fields.BigIntField(primary_key=True)
+small = fields.SmallIntField(default=3)
+integer = fields.IntField(null=True, db_index=True)
+char = fields.CharField(max_length=30, unique=True, description="A short code")
+text = fields.TextField(null=True)
+flag = fields.BooleanField(default=False)
+price = fields.DecimalField(max_digits=10, decimal_places=2, null=True)
+ratio = fields.FloatField(null=True)
+day = fields.DateField(null=True)
+created = fields.DatetimeField(auto_now_add=True)
+updated = fields.DatetimeField(auto_now=True)
+at = fields.TimeField(null=True)
+span = fields.TimeDeltaField(null=True)
+uid = fields.UUIDField(null=True)
+payload = fields.JSONField(null=True)
+blob = fields.BinaryField(null=True)
+color = fields.CharEnumField(Color, default=Color.RED)
+level = fields.IntEnumField(Level, null=True)
+""",
+                    'table_description = "Every field type"',
+                )
+            )
+        ],
+    ),
+    Scenario(
+        "add_not_null_field_with_default_keeps_rows",
+        [
+            one(PERSON, rows=["INSERT INTO person (name) VALUES ('ann')"]),
+            one(
+                model(
+                    "Person",
+                    f"{ID}\nname = fields.CharField(max_length=50)\n"
+                    'email = fields.CharField(max_length=100, default="none")\n'
+                    "age = fields.IntField(default=7)\nnick = fields.CharField(max_length=10, null=True)",
+                ),
+                expect={"SELECT name, email, age, nick FROM person": [("ann", "none", 7, None)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "remove_field_keeps_rows",
+        [
+            one(
+                model("Person", f"{ID}\nname = fields.CharField(max_length=50)\nold = fields.IntField(null=True)"),
+                rows=["INSERT INTO person (name, old) VALUES ('bob', 1)"],
+            ),
+            one(PERSON, expect={"SELECT name FROM person": [("bob",)]}),
+        ],
+    ),
+    Scenario(
+        "alter_types_lengths_and_null",
+        [
+            one(
+                model(
+                    "Item",
+                    f"""{ID}
+code = fields.CharField(max_length=10)
+qty = fields.IntField()
+note = fields.CharField(max_length=20, null=True)
+price = fields.DecimalField(max_digits=5, decimal_places=1)
+""",
+                ),
+                rows=["INSERT INTO item (code, qty, note, price) VALUES ('a', 2, NULL, 1.5)"],
+            ),
+            one(
+                model(
+                    "Item",
+                    f"""{ID}
+code = fields.CharField(max_length=200)
+qty = fields.BigIntField()
+note = fields.CharField(max_length=20, default="-")
+price = fields.DecimalField(max_digits=12, decimal_places=3)
+""",
+                ),
+                expect={"SELECT code, qty, note FROM item": [("a", 2, "-")]},
+            ),
+            one(
+                model(
+                    "Item",
+                    f"""{ID}
+code = fields.CharField(max_length=200, null=True)
+qty = fields.BigIntField()
+note = fields.TextField(null=True)
+price = fields.DecimalField(max_digits=12, decimal_places=3)
+""",
+                ),
+                expect={"SELECT code, qty, note FROM item": [("a", 2, "-")]},
+            ),
+        ],
+    ),
+    Scenario(
+        "unique_index_and_db_default_changes",
+        [
+            one(
+                model(
+                    "Tag",
+                    f"""{ID}
+label = fields.CharField(max_length=20)
+slug = fields.CharField(max_length=20, unique=True)
+hits = fields.IntField(db_default=0)
+seen = fields.DatetimeField(db_default=Now())
+""",
+                ),
+                rows=["INSERT INTO tag (label, slug) VALUES ('x', 'x')"],
+            ),
+            one(
+                model(
+                    "Tag",
+                    f"""{ID}
+label = fields.CharField(max_length=20, unique=True)
+slug = fields.CharField(max_length=20, db_index=True)
+hits = fields.IntField(db_default=5)
+seen = fields.DatetimeField(null=True)
+flag = fields.BooleanField(db_default=True)
+""",
+                ),
+                expect={"SELECT label, hits FROM tag": [("x", 0)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "rename_column_via_source_field_and_table",
+        [
+            one(PERSON, rows=["INSERT INTO person (name) VALUES ('cy')"]),
+            one(
+                model(
+                    "Person",
+                    f'{ID}\nname = fields.CharField(max_length=50, source_field="full_name", db_index=True)',
+                    table="people",
+                ),
+                expect={"SELECT full_name FROM people": [("cy",)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "foreign_keys_added_altered_removed",
+        [
+            one(PERSON, model("Pet", f"{ID}\nname = fields.CharField(max_length=20)")),
+            one(
+                PERSON,
+                model(
+                    "Pet",
+                    f'{ID}\nname = fields.CharField(max_length=20)\nowner = fields.ForeignKeyField("app.Person", related_name="pets", null=True)',
+                ),
+                rows=["INSERT INTO person (id, name) VALUES (1, 'a')", "INSERT INTO pet (name, owner_id) VALUES ('rex', 1)"],
+            ),
+            one(
+                PERSON,
+                model(
+                    "Pet",
+                    f'{ID}\nname = fields.CharField(max_length=20)\nowner = fields.ForeignKeyField("app.Person", related_name="pets", null=True, on_delete=fields.SET_NULL, db_index=True)',
+                ),
+                expect={"SELECT name, owner_id FROM pet": [("rex", 1)]},
+            ),
+            one(PERSON, model("Pet", f"{ID}\nname = fields.CharField(max_length=20)"), expect={"SELECT name FROM pet": [("rex",)]}),
+        ],
+    ),
+    Scenario(
+        "one_to_one_and_to_field",
+        [
+            one(
+                model("Account", f"{ID}\ncode = fields.CharField(max_length=10, unique=True)"),
+                model("Profile", f'{ID}\naccount = fields.OneToOneField("app.Account", related_name="profile")'),
+                model("Login", f'{ID}\naccount = fields.ForeignKeyField("app.Account", to_field="code", related_name="logins")'),
+            )
+        ],
+    ),
+    Scenario(
+        "many_to_many_auto_and_named_through",
+        [
+            one(PERSON, model("Group", f"{ID}\nname = fields.CharField(max_length=20)")),
+            one(
+                PERSON,
+                model(
+                    "Group",
+                    f'{ID}\nname = fields.CharField(max_length=20)\nmembers = fields.ManyToManyField("app.Person", related_name="groups")\nadmins = fields.ManyToManyField("app.Person", related_name="admin_of", through="group_admin")',
+                ),
+            ),
+            one(
+                PERSON,
+                model(
+                    "Group",
+                    f'{ID}\nname = fields.CharField(max_length=20)\nadmins = fields.ManyToManyField("app.Person", related_name="admin_of", through="group_admin")',
+                ),
+            ),
+        ],
+    ),
+    Scenario(
+        "self_reference_and_fk_cycle_in_initial",
+        [
+            Step(
+                {
+                    "app": models(
+                        model("Node", f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)'),
+                        model("Author", f'{ID}\nfavorite = fields.ForeignKeyField("app.Book", related_name="fans", null=True)'),
+                        model("Book", f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")'),
+                    )
+                },
+                fks={
+                    "node": {("parent_id", "node")},
+                    "author": {("favorite_id", "book")},
+                    "book": {("author_id", "author")},
+                },
+            ),
+            one(
+                model("Node", f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)'),
+            ),
+        ],
+    ),
+    Scenario(
+        "unique_together_and_indexes",
+        [
+            one(
+                model(
+                    "Event",
+                    f"{ID}\nname = fields.CharField(max_length=20)\nday = fields.DateField()\nroom = fields.IntField()",
+                    'unique_together = (("name", "day"),)\nindexes = (("day", "room"),)',
+                )
+            ),
+            one(
+                model(
+                    "Event",
+                    f"{ID}\nname = fields.CharField(max_length=20)\nday = fields.DateField()\nroom = fields.IntField()",
+                    'unique_together = (("room", "day"),)\nindexes = (Index(fields=["name"], name="event_name_idx"), ("room",))',
+                )
+            ),
+            one(
+                model(
+                    "Event",
+                    f"{ID}\nname = fields.CharField(max_length=20)\nday = fields.DateField()",
+                    'indexes = (Index(fields=["name", "day"]),)',
+                )
+            ),
+        ],
+    ),
+    Scenario(
+        "model_created_then_deleted",
+        [
+            one(PERSON),
+            one(PERSON, model("Note", f'{ID}\nperson = fields.ForeignKeyField("app.Person", related_name="notes")\ntext = fields.TextField()')),
+            one(PERSON, rows=[]),
+        ],
+    ),
+    Scenario(
+        "primary_key_types",
+        [
+            one(
+                model("Country", 'code = fields.CharField(max_length=2, primary_key=True)\nname = fields.CharField(max_length=50)'),
+                model("Token", "id = fields.UUIDField(primary_key=True)\nvalue = fields.TextField()"),
+                model("City", 'id = fields.SmallIntField(primary_key=True)\ncountry = fields.ForeignKeyField("app.Country", related_name="cities")'),
+                model("Visit", 'id = fields.IntField(primary_key=True, generated=False)\ntoken = fields.ForeignKeyField("app.Token", related_name="visits")'),
+            )
+        ],
+    ),
+    Scenario(
+        "abstract_base_and_two_apps",
+        [
+            Step(
+                {
+                    "base": models(
+                        "class Stamped(Model):\n    created = fields.DatetimeField(auto_now_add=True)\n    class Meta:\n        abstract = True",
+                        model("Owner", f"{ID}\nname = fields.CharField(max_length=20)").replace("(Model)", "(Stamped)"),
+                    ),
+                    "shop": models(
+                        model("Order", f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")'),
+                    ),
+                }
+            ),
+            Step(
+                {
+                    "base": models(
+                        "class Stamped(Model):\n    created = fields.DatetimeField(auto_now_add=True)\n    class Meta:\n        abstract = True",
+                        model("Owner", f"{ID}\nname = fields.CharField(max_length=40)").replace("(Model)", "(Stamped)"),
+                    ),
+                    "shop": models(
+                        model("Order", f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")\nbuyers = fields.ManyToManyField("base.Owner", related_name="bought")'),
+                    ),
+                }
+            ),
+        ],
+    ),
+    Scenario(
+        "comments_and_descriptions",
+        [
+            one(model("Doc", f'{ID}\ntitle = fields.CharField(max_length=20, description="Title")', 'table_description = "Docs"')),
+            one(model("Doc", f'{ID}\ntitle = fields.CharField(max_length=20, description="The title")')),
+        ],
+        backends=("postgres",),
+    ),
+    Scenario(
+        "postgres_index_types",
+        [
+            one(model("Blob", f"{ID}\ndata = fields.JSONField()")),
+            one(
+                model(
+                    "Blob",
+                    f"{ID}\ndata = fields.JSONField()\nactive = fields.BooleanField(default=True)",
+                    "indexes = (GinIndex(fields=[\"data\"]), PartialIndex(fields=[\"id\"], condition={\"active\": True}))",
+                ).replace("class Blob", "from tortoise.contrib.postgres.indexes import GinIndex\n\n\nclass Blob")
+            ),
+        ],
+        backends=("postgres",),
+    ),
+    Scenario(
+        "meta_constraints",
+        [
+            one(model("Slot", f"{ID}\nroom = fields.IntField()\nstart = fields.IntField()")),
+            one(
+                model(
+                    "Slot",
+                    f"{ID}\nroom = fields.IntField()\nstart = fields.IntField()",
+                    'constraints = (UniqueConstraint(fields=("room", "start"), name="slot_room_start"), CheckConstraint(check="start >= 0", name="slot_start_positive"))',
+                ),
+                extra=("slot_room_start", "slot_start_positive"),
+            ),
+            one(model("Slot", f"{ID}\nroom = fields.IntField()\nstart = fields.IntField()")),
+        ],
+    ),
+]
