@@ -406,4 +406,88 @@ flag = fields.BooleanField(db_default=True)
             one(model("Slot", f"{ID}\nroom = fields.IntField()\nstart = fields.IntField()")),
         ],
     ),
+    Scenario(
+        "rebuild_of_referenced_table_keeps_child_rows",
+        [
+            one(
+                PERSON,
+                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")'),
+                rows=["INSERT INTO person (id, name) VALUES (1, 'a')", "INSERT INTO pet (id, owner_id) VALUES (5, 1)"],
+            ),
+            one(
+                model("Person", f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)", table="human"),
+                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")'),
+                expect={"SELECT id, owner_id FROM pet": [(5, 1)], "SELECT id, name, rank FROM human": [(1, "a", 1)]},
+            ),
+            one(
+                model("Person", f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)", table="human"),
+                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets", on_delete=fields.RESTRICT)\nnick = fields.CharField(max_length=9, default="p")'),
+                expect={"SELECT id, owner_id, nick FROM pet": [(5, 1, "p")]},
+            ),
+        ],
+    ),
+    Scenario(
+        "table_rename_moves_derived_names",
+        [
+            one(
+                model(
+                    "Event",
+                    f'{ID}\nname = fields.CharField(max_length=20, db_index=True)\ncode = fields.CharField(max_length=5, unique=True)\nparent = fields.ForeignKeyField("app.Event", null=True, related_name="kids")\ntags = fields.ManyToManyField("app.Event", related_name="tagged")',
+                    'unique_together = (("name", "code"),)\nindexes = (("code", "name"),)',
+                ),
+                rows=["INSERT INTO event (id, name, code) VALUES (1, 'n', 'c')"],
+            ),
+            one(
+                model(
+                    "Event",
+                    f'{ID}\nname = fields.CharField(max_length=20, db_index=True)\ncode = fields.CharField(max_length=5, unique=True)\nparent = fields.ForeignKeyField("app.Event", null=True, related_name="kids")\ntags = fields.ManyToManyField("app.Event", related_name="tagged")',
+                    'unique_together = (("name", "code"),)\nindexes = (("code", "name"),)',
+                    table="happening",
+                ),
+                expect={"SELECT id, name FROM happening": [(1, "n")]},
+            ),
+        ],
+    ),
+    Scenario(
+        "fk_retargeted_and_made_required",
+        [
+            one(
+                PERSON,
+                model("Team", f"{ID}\nname = fields.CharField(max_length=20)"),
+                model("Badge", f'{ID}\nholder = fields.ForeignKeyField("app.Person", related_name="badges", null=True)'),
+            ),
+            one(
+                PERSON,
+                model("Team", f"{ID}\nname = fields.CharField(max_length=20)"),
+                model("Badge", f'{ID}\nholder = fields.ForeignKeyField("app.Team", related_name="badges")'),
+            ),
+        ],
+    ),
+    Scenario(
+        "enum_and_decimal_changes",
+        [
+            one(model("Paint", f"{ID}\ncolor = fields.CharEnumField(Color)\nlevel = fields.IntEnumField(Level, default=Level.LOW)")),
+            one(
+                model(
+                    "Paint",
+                    f"{ID}\ncolor = fields.CharEnumField(Color, max_length=20, default=Color.GREEN)\nlevel = fields.IntEnumField(Level, null=True, description='Level')\ncost = fields.DecimalField(max_digits=8, decimal_places=3, default=0)",
+                )
+            ),
+        ],
+    ),
+    Scenario(
+        "many_models_many_changes_at_once",
+        [
+            one(
+                PERSON,
+                model("A", f'{ID}\nx = fields.IntField()\np = fields.ForeignKeyField("app.Person", related_name="as_")'),
+                model("B", f"{ID}\ny = fields.IntField()", 'unique_together = (("id", "y"),)'),
+            ),
+            one(
+                model("Person", f"{ID}\nname = fields.CharField(max_length=50)\nb = fields.ForeignKeyField('app.B', related_name='people', null=True)"),
+                model("B", f"{ID}\ny = fields.BigIntField()\nz = fields.TextField(null=True)"),
+                model("C", f'{ID}\nb = fields.OneToOneField("app.B", related_name="c")\nps = fields.ManyToManyField("app.Person", related_name="cs")'),
+            ),
+        ],
+    ),
 ]

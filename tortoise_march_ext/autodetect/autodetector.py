@@ -3,7 +3,7 @@
 It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
 always give the same operations in the same order:
 
-1. tables renamed, then indexes/constraints/unique groups that go away (before their fields do);
+1. indexes/constraints/unique groups that go away (before their fields do), then tables renamed;
 2. models created, ordered so referenced tables exist first; relations closing a cycle are
    deferred to AddField after every table exists;
 3. fields removed, added, altered; deferred relations;
@@ -74,8 +74,8 @@ class Autodetector:
         old_keys = {k for k in self.old.models if k[0] in apps}
         new_keys = {k for k in self.new.models if k[0] in apps}
         kept = sorted(old_keys & new_keys)
-        self.generate_altered_tables(kept)
         self.generate_removed_options(kept)
+        self.generate_altered_tables(kept)
         self.generate_created_models(sorted(new_keys - old_keys))
         for key in kept:
             self.generate_field_changes(key)
@@ -104,11 +104,8 @@ class Autodetector:
             remaining = tuple(g for g in old.unique_together if g in new.unique_together)
             if remaining != old.unique_together:
                 self.changes.add(app, AlterUniqueTogether(model=name, unique_together=remaining))
-            old_indexes = {index_name(old, i): i for i in old.indexes}
-            new_indexes = {index_name(new, i): i for i in new.indexes}
-            for index in sorted(old_indexes):
-                if new_indexes.get(index) != old_indexes[index]:
-                    self.changes.add(app, RemoveIndex(model=name, name=index))
+            for index in sorted(set(old.indexes) - set(new.indexes), key=lambda i: index_name(old, i)):
+                self.changes.add(app, RemoveIndex(model=name, name=index_name(old, index)))
             new_constraints = set(new.constraints)
             for constraint in sorted(old.constraints, key=lambda c: c.name):
                 if constraint not in new_constraints:
@@ -248,10 +245,8 @@ class Autodetector:
                 self.changes.add(
                     app, AlterUniqueTogether(model=name, unique_together=new.unique_together)
                 )
-            old_indexes = {index_name(old, i): i for i in old.indexes}
-            for index in sorted(new.indexes, key=lambda i: index_name(new, i)):
-                if old_indexes.get(index_name(new, index)) != index:
-                    self.changes.add(app, AddIndex(model=name, index=index))
+            for index in sorted(set(new.indexes) - set(old.indexes), key=lambda i: index_name(new, i)):
+                self.changes.add(app, AddIndex(model=name, index=index))
             old_constraints = set(old.constraints)
             for constraint in sorted(new.constraints, key=lambda c: c.name):
                 if constraint not in old_constraints:

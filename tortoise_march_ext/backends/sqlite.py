@@ -93,8 +93,8 @@ class SqliteEditor(SchemaEditor):
         for o, n in change.pairs():
             if _comparable(change, o) != _comparable(change, n.renamed(o.name)):
                 return True
-        uniques = {change.translate(u.columns) for u in change.old.uniques}
-        if uniques != {u.columns for u in change.new.uniques}:
+        uniques = {(u.name, change.translate(u.columns)) for u in change.old.uniques}
+        if uniques != {(u.name, u.columns) for u in change.new.uniques}:
             return True
         if set(change.old.checks) != set(change.new.checks):
             return True
