@@ -76,5 +76,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if reason and not IN_CI:
         terminalreporter.write_line(
             f"PostgreSQL tests were skipped: {reason}. Start PostgreSQL on 127.0.0.1:5432 "
-            "(user postgres, trust auth) or set MARCH_TEST_PG=postgres://user@host:port to run them."
+            "(user postgres, trust auth) or set MARCH_TEST_PG=postgres://user@host:port "
+            "to run them."
         )

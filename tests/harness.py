@@ -107,7 +107,10 @@ class Project:
         """Return the Tortoise config of the current version."""
         return {
             "connections": {"default": url or self.url},
-            "apps": {app: {"models": mods, "default_connection": "default"} for app, mods in self.apps.items()},
+            "apps": {
+                app: {"models": mods, "default_connection": "default"}
+                for app, mods in self.apps.items()
+            },
         }
 
     @property
@@ -121,7 +124,9 @@ class Project:
         """Run makemigrations in-process."""
         return asyncio.run(commands.makemigrations(self.config, **kwargs))
 
-    def migrate(self, app: str | None = None, target: str | None = None, **kwargs: Any) -> commands.MigrateResult:
+    def migrate(
+        self, app: str | None = None, target: str | None = None, **kwargs: Any
+    ) -> commands.MigrateResult:
         """Run migrate in-process."""
         return asyncio.run(commands.migrate(self.config, app, target, **kwargs))
 
@@ -138,7 +143,10 @@ class Project:
     def ruff(self) -> str:
         """Return ruff's complaints about the migration files ('' when clean)."""
         out = []
-        for args in (["check", "--isolated", "--quiet"], ["format", "--isolated", "--check", "--quiet"]):
+        for args in (
+            ["check", "--isolated", "--quiet"],
+            ["format", "--isolated", "--check", "--quiet"],
+        ):
             proc = subprocess.run(
                 [sys.executable, "-m", "ruff", *args, str(self.migrations)],
                 capture_output=True,
@@ -162,4 +170,6 @@ async def _generate(config: dict[str, Any]) -> None:
 def assert_same(migrated: dict[str, Any], reference: dict[str, Any], context: str) -> None:
     """Fail with the whole difference when the schemas differ."""
     problems = diff_schemas(migrated, reference)
-    assert not problems, f"{context}: migrated schema != generate_schemas():\n" + "\n".join(problems)
+    assert not problems, f"{context}: migrated schema != generate_schemas():\n" + "\n".join(
+        problems
+    )

@@ -131,7 +131,10 @@ level = fields.IntEnumField(Level, null=True)
         "remove_field_keeps_rows",
         [
             one(
-                model("Person", f"{ID}\nname = fields.CharField(max_length=50)\nold = fields.IntField(null=True)"),
+                model(
+                    "Person",
+                    f"{ID}\nname = fields.CharField(max_length=50)\nold = fields.IntField(null=True)",
+                ),
                 rows=["INSERT INTO person (name, old) VALUES ('bob', 1)"],
             ),
             one(PERSON, expect={"SELECT name FROM person": [("bob",)]}),
@@ -232,7 +235,10 @@ flag = fields.BooleanField(db_default=True)
                     "Pet",
                     f'{ID}\nname = fields.CharField(max_length=20)\nowner = fields.ForeignKeyField("app.Person", related_name="pets", null=True)',
                 ),
-                rows=["INSERT INTO person (id, name) VALUES (1, 'a')", "INSERT INTO pet (name, owner_id) VALUES ('rex', 1)"],
+                rows=[
+                    "INSERT INTO person (id, name) VALUES (1, 'a')",
+                    "INSERT INTO pet (name, owner_id) VALUES ('rex', 1)",
+                ],
             ),
             one(
                 PERSON,
@@ -242,7 +248,11 @@ flag = fields.BooleanField(db_default=True)
                 ),
                 expect={"SELECT name, owner_id FROM pet": [("rex", 1)]},
             ),
-            one(PERSON, model("Pet", f"{ID}\nname = fields.CharField(max_length=20)"), expect={"SELECT name FROM pet": [("rex",)]}),
+            one(
+                PERSON,
+                model("Pet", f"{ID}\nname = fields.CharField(max_length=20)"),
+                expect={"SELECT name FROM pet": [("rex",)]},
+            ),
         ],
     ),
     Scenario(
@@ -250,8 +260,14 @@ flag = fields.BooleanField(db_default=True)
         [
             one(
                 model("Account", f"{ID}\ncode = fields.CharField(max_length=10, unique=True)"),
-                model("Profile", f'{ID}\naccount = fields.OneToOneField("app.Account", related_name="profile")'),
-                model("Login", f'{ID}\naccount = fields.ForeignKeyField("app.Account", to_field="code", related_name="logins")'),
+                model(
+                    "Profile",
+                    f'{ID}\naccount = fields.OneToOneField("app.Account", related_name="profile")',
+                ),
+                model(
+                    "Login",
+                    f'{ID}\naccount = fields.ForeignKeyField("app.Account", to_field="code", related_name="logins")',
+                ),
             )
         ],
     ),
@@ -281,9 +297,18 @@ flag = fields.BooleanField(db_default=True)
             Step(
                 {
                     "app": models(
-                        model("Node", f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)'),
-                        model("Author", f'{ID}\nfavorite = fields.ForeignKeyField("app.Book", related_name="fans", null=True)'),
-                        model("Book", f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")'),
+                        model(
+                            "Node",
+                            f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)',
+                        ),
+                        model(
+                            "Author",
+                            f'{ID}\nfavorite = fields.ForeignKeyField("app.Book", related_name="fans", null=True)',
+                        ),
+                        model(
+                            "Book",
+                            f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
+                        ),
                     )
                 },
                 fks={
@@ -293,7 +318,10 @@ flag = fields.BooleanField(db_default=True)
                 },
             ),
             one(
-                model("Node", f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)'),
+                model(
+                    "Node",
+                    f'{ID}\nparent = fields.ForeignKeyField("app.Node", related_name="children", null=True)',
+                ),
             ),
         ],
     ),
@@ -327,7 +355,13 @@ flag = fields.BooleanField(db_default=True)
         "model_created_then_deleted",
         [
             one(PERSON),
-            one(PERSON, model("Note", f'{ID}\nperson = fields.ForeignKeyField("app.Person", related_name="notes")\ntext = fields.TextField()')),
+            one(
+                PERSON,
+                model(
+                    "Note",
+                    f'{ID}\nperson = fields.ForeignKeyField("app.Person", related_name="notes")\ntext = fields.TextField()',
+                ),
+            ),
             one(PERSON, rows=[]),
         ],
     ),
@@ -335,10 +369,21 @@ flag = fields.BooleanField(db_default=True)
         "primary_key_types",
         [
             one(
-                model("Country", 'code = fields.CharField(max_length=2, primary_key=True)\nname = fields.CharField(max_length=50)'),
-                model("Token", "id = fields.UUIDField(primary_key=True)\nvalue = fields.TextField()"),
-                model("City", 'id = fields.SmallIntField(primary_key=True)\ncountry = fields.ForeignKeyField("app.Country", related_name="cities")'),
-                model("Visit", 'id = fields.IntField(primary_key=True, generated=False)\ntoken = fields.ForeignKeyField("app.Token", related_name="visits")'),
+                model(
+                    "Country",
+                    "code = fields.CharField(max_length=2, primary_key=True)\nname = fields.CharField(max_length=50)",
+                ),
+                model(
+                    "Token", "id = fields.UUIDField(primary_key=True)\nvalue = fields.TextField()"
+                ),
+                model(
+                    "City",
+                    'id = fields.SmallIntField(primary_key=True)\ncountry = fields.ForeignKeyField("app.Country", related_name="cities")',
+                ),
+                model(
+                    "Visit",
+                    'id = fields.IntField(primary_key=True, generated=False)\ntoken = fields.ForeignKeyField("app.Token", related_name="visits")',
+                ),
             )
         ],
     ),
@@ -349,10 +394,15 @@ flag = fields.BooleanField(db_default=True)
                 {
                     "base": models(
                         "class Stamped(Model):\n    created = fields.DatetimeField(auto_now_add=True)\n    class Meta:\n        abstract = True",
-                        model("Owner", f"{ID}\nname = fields.CharField(max_length=20)").replace("(Model)", "(Stamped)"),
+                        model("Owner", f"{ID}\nname = fields.CharField(max_length=20)").replace(
+                            "(Model)", "(Stamped)"
+                        ),
                     ),
                     "shop": models(
-                        model("Order", f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")'),
+                        model(
+                            "Order",
+                            f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")',
+                        ),
                     ),
                 }
             ),
@@ -360,10 +410,15 @@ flag = fields.BooleanField(db_default=True)
                 {
                     "base": models(
                         "class Stamped(Model):\n    created = fields.DatetimeField(auto_now_add=True)\n    class Meta:\n        abstract = True",
-                        model("Owner", f"{ID}\nname = fields.CharField(max_length=40)").replace("(Model)", "(Stamped)"),
+                        model("Owner", f"{ID}\nname = fields.CharField(max_length=40)").replace(
+                            "(Model)", "(Stamped)"
+                        ),
                     ),
                     "shop": models(
-                        model("Order", f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")\nbuyers = fields.ManyToManyField("base.Owner", related_name="bought")'),
+                        model(
+                            "Order",
+                            f'{ID}\nowner = fields.ForeignKeyField("base.Owner", related_name="orders")\nbuyers = fields.ManyToManyField("base.Owner", related_name="bought")',
+                        ),
                     ),
                 }
             ),
@@ -372,8 +427,18 @@ flag = fields.BooleanField(db_default=True)
     Scenario(
         "comments_and_descriptions",
         [
-            one(model("Doc", f'{ID}\ntitle = fields.CharField(max_length=20, description="Title")', 'table_description = "Docs"')),
-            one(model("Doc", f'{ID}\ntitle = fields.CharField(max_length=20, description="The title")')),
+            one(
+                model(
+                    "Doc",
+                    f'{ID}\ntitle = fields.CharField(max_length=20, description="Title")',
+                    'table_description = "Docs"',
+                )
+            ),
+            one(
+                model(
+                    "Doc", f'{ID}\ntitle = fields.CharField(max_length=20, description="The title")'
+                )
+            ),
         ],
         backends=("postgres",),
     ),
@@ -385,8 +450,11 @@ flag = fields.BooleanField(db_default=True)
                 model(
                     "Blob",
                     f"{ID}\ndata = fields.JSONField()\nactive = fields.BooleanField(default=True)",
-                    "indexes = (GinIndex(fields=[\"data\"]), PartialIndex(fields=[\"id\"], condition={\"active\": True}))",
-                ).replace("class Blob", "from tortoise.contrib.postgres.indexes import GinIndex\n\n\nclass Blob")
+                    'indexes = (GinIndex(fields=["data"]), PartialIndex(fields=["id"], condition={"active": True}))',
+                ).replace(
+                    "class Blob",
+                    "from tortoise.contrib.postgres.indexes import GinIndex\n\n\nclass Blob",
+                )
             ),
         ],
         backends=("postgres",),
@@ -411,17 +479,40 @@ flag = fields.BooleanField(db_default=True)
         [
             one(
                 PERSON,
-                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")'),
-                rows=["INSERT INTO person (id, name) VALUES (1, 'a')", "INSERT INTO pet (id, owner_id) VALUES (5, 1)"],
+                model(
+                    "Pet",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")',
+                ),
+                rows=[
+                    "INSERT INTO person (id, name) VALUES (1, 'a')",
+                    "INSERT INTO pet (id, owner_id) VALUES (5, 1)",
+                ],
             ),
             one(
-                model("Person", f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)", table="human"),
-                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")'),
-                expect={"SELECT id, owner_id FROM pet": [(5, 1)], "SELECT id, name, rank FROM human": [(1, "a", 1)]},
+                model(
+                    "Person",
+                    f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)",
+                    table="human",
+                ),
+                model(
+                    "Pet",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")',
+                ),
+                expect={
+                    "SELECT id, owner_id FROM pet": [(5, 1)],
+                    "SELECT id, name, rank FROM human": [(1, "a", 1)],
+                },
             ),
             one(
-                model("Person", f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)", table="human"),
-                model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets", on_delete=fields.RESTRICT)\nnick = fields.CharField(max_length=9, default="p")'),
+                model(
+                    "Person",
+                    f"{ID}\nname = fields.CharField(max_length=80, null=True)\nrank = fields.IntField(default=1)",
+                    table="human",
+                ),
+                model(
+                    "Pet",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets", on_delete=fields.RESTRICT)\nnick = fields.CharField(max_length=9, default="p")',
+                ),
                 expect={"SELECT id, owner_id, nick FROM pet": [(5, 1, "p")]},
             ),
         ],
@@ -454,19 +545,30 @@ flag = fields.BooleanField(db_default=True)
             one(
                 PERSON,
                 model("Team", f"{ID}\nname = fields.CharField(max_length=20)"),
-                model("Badge", f'{ID}\nholder = fields.ForeignKeyField("app.Person", related_name="badges", null=True)'),
+                model(
+                    "Badge",
+                    f'{ID}\nholder = fields.ForeignKeyField("app.Person", related_name="badges", null=True)',
+                ),
             ),
             one(
                 PERSON,
                 model("Team", f"{ID}\nname = fields.CharField(max_length=20)"),
-                model("Badge", f'{ID}\nholder = fields.ForeignKeyField("app.Team", related_name="badges")'),
+                model(
+                    "Badge",
+                    f'{ID}\nholder = fields.ForeignKeyField("app.Team", related_name="badges")',
+                ),
             ),
         ],
     ),
     Scenario(
         "enum_and_decimal_changes",
         [
-            one(model("Paint", f"{ID}\ncolor = fields.CharEnumField(Color)\nlevel = fields.IntEnumField(Level, default=Level.LOW)")),
+            one(
+                model(
+                    "Paint",
+                    f"{ID}\ncolor = fields.CharEnumField(Color)\nlevel = fields.IntEnumField(Level, default=Level.LOW)",
+                )
+            ),
             one(
                 model(
                     "Paint",
@@ -480,13 +582,22 @@ flag = fields.BooleanField(db_default=True)
         [
             one(
                 PERSON,
-                model("A", f'{ID}\nx = fields.IntField()\np = fields.ForeignKeyField("app.Person", related_name="as_")'),
+                model(
+                    "A",
+                    f'{ID}\nx = fields.IntField()\np = fields.ForeignKeyField("app.Person", related_name="as_")',
+                ),
                 model("B", f"{ID}\ny = fields.IntField()", 'unique_together = (("id", "y"),)'),
             ),
             one(
-                model("Person", f"{ID}\nname = fields.CharField(max_length=50)\nb = fields.ForeignKeyField('app.B', related_name='people', null=True)"),
+                model(
+                    "Person",
+                    f"{ID}\nname = fields.CharField(max_length=50)\nb = fields.ForeignKeyField('app.B', related_name='people', null=True)",
+                ),
                 model("B", f"{ID}\ny = fields.BigIntField()\nz = fields.TextField(null=True)"),
-                model("C", f'{ID}\nb = fields.OneToOneField("app.B", related_name="c")\nps = fields.ManyToManyField("app.Person", related_name="cs")'),
+                model(
+                    "C",
+                    f'{ID}\nb = fields.OneToOneField("app.B", related_name="c")\nps = fields.ManyToManyField("app.Person", related_name="cs")',
+                ),
             ),
         ],
     ),

@@ -14,7 +14,10 @@ from tests.harness import Backend, Project, assert_same
 from tests.scenarios import SCENARIOS, Scenario, Step
 
 CASES = [
-    pytest.param(s, b, id=f"{s.name}-{b}") for s in SCENARIOS for b in ("sqlite", "postgres") if b in s.backends
+    pytest.param(s, b, id=f"{s.name}-{b}")
+    for s in SCENARIOS
+    for b in ("sqlite", "postgres")
+    if b in s.backends
 ]
 
 
@@ -59,7 +62,9 @@ def test_scenario(scenario: Scenario, backend_name: str, tmp_path: Path) -> None
             made = project.makemigrations()
             assert made.changed, f"{label}: makemigrations found nothing"
             again = project.makemigrations()
-            assert not again.changed, f"{label}: second makemigrations wrote {[m.operations for m in again.migrations]}"
+            assert not again.changed, (
+                f"{label}: second makemigrations wrote {[m.operations for m in again.migrations]}"
+            )
             project.migrate()
             _check_step(project, backend, step, label)
             for sql in step.rows:

@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -55,10 +56,17 @@ def _out(line: str = "") -> None:
     print(line)
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
     for item in result.migrations:
         _out(f"Migrations for {item.app!r}:")
-        _out(f"  {item.path}")
+        _out(f"  {_shown(item.path)}")
         for operation in item.operations:
             _out(f"    - {operation.describe()}")
         if dry_run:

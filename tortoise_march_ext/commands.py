@@ -23,7 +23,7 @@ Key = tuple[str, str]
 MAX_NAME = 52
 NO_TRACKED = (
     "No tracked models. Opt a model in with `class Meta(march.Meta): ...` "
-    "(import tortoise_march_ext as march), or set track = \"all\" in [tool.tortoise_march_ext]."
+    '(import tortoise_march_ext as march), or set track = "all" in [tool.tortoise_march_ext].'
 )
 
 
@@ -85,11 +85,15 @@ def suggest_name(operations: list[Operation], initial: bool) -> str:
 
 def next_number(project: Project, app: str) -> int:
     """Return the number of the next migration of ``app``."""
-    numbers = [int(m.group()) for a, n in project.graph.nodes if a == app if (m := re.match(r"\d+", n))]
+    numbers = [
+        int(m.group()) for a, n in project.graph.nodes if a == app if (m := re.match(r"\d+", n))
+    ]
     return max(numbers, default=0) + 1
 
 
-def _dependencies(project: Project, app: str, changes: Changes, written: dict[str, str]) -> list[Key]:
+def _dependencies(
+    project: Project, app: str, changes: Changes, written: dict[str, str]
+) -> list[Key]:
     deps: list[Key] = []
     leaf = project.graph.leaf(app)
     if leaf:
@@ -113,7 +117,11 @@ def _order_apps(apps: list[str], changes: Changes) -> list[str]:
     pending = list(apps)
     while pending:
         ready = next(
-            (a for a in pending if all(o in ordered or o not in pending for o, _ in changes.references.get(a, ()))),
+            (
+                a
+                for a in pending
+                if all(o in ordered or o not in pending for o, _ in changes.references.get(a, ()))
+            ),
             None,
         )
         if ready is None:
@@ -126,7 +134,9 @@ def _order_apps(apps: list[str], changes: Changes) -> list[str]:
     return ordered
 
 
-def _render(project: Project, app: str, name: str, ops: list[Operation], deps: list[Key]) -> NewMigration:
+def _render(
+    project: Project, app: str, name: str, ops: list[Operation], deps: list[Key]
+) -> NewMigration:
     initial = project.graph.leaf(app) is None
     source = render_migration(describe_operations(ops), deps, ops, initial=initial)
     path = project.config.migrations_dir / app / f"{name}.py"
@@ -199,13 +209,17 @@ def check_history(project: Project, applied: dict[Key, object]) -> None:
             )
 
 
-def plan_keys(project: Project, app: str | None, target: str | None, applied: set[Key]) -> tuple[list[Key], bool]:
+def plan_keys(
+    project: Project, app: str | None, target: str | None, applied: set[Key]
+) -> tuple[list[Key], bool]:
     """Return the migrations to run and whether they run backwards."""
     graph = project.graph
     for each in project.apps:
         graph.leaf(each)
     if app is None:
-        return forwards_plan(graph, [k for a in graph.apps() for k in graph.leaves(a)], applied), False
+        return forwards_plan(
+            graph, [k for a in graph.apps() for k in graph.leaves(a)], applied
+        ), False
     project.check_app(app)
     if target is None:
         leaf = graph.leaf(app)

@@ -64,7 +64,9 @@ class Project:
         try:
             return Tortoise.get_connection(name)
         except Exception as exc:
-            raise ConfigError(f"app {app!r} uses connection {name!r}, which is not configured") from exc
+            raise ConfigError(
+                f"app {app!r} uses connection {name!r}, which is not configured"
+            ) from exc
 
     def editor(self, app: str) -> SchemaEditor:
         """Return the schema editor of ``app``'s backend."""
@@ -100,7 +102,9 @@ async def _init_tortoise(tortoise_config: dict[str, Any]) -> None:
     try:
         await Tortoise.init(config=tortoise_config)
     except Exception as exc:
-        raise ConfigError(f"Tortoise.init failed with this config: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(
+            f"Tortoise.init failed with this config: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _tortoise_apps() -> dict[str, dict[str, Any]]:

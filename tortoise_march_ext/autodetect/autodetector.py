@@ -104,7 +104,9 @@ class Autodetector:
             remaining = tuple(g for g in old.unique_together if g in new.unique_together)
             if remaining != old.unique_together:
                 self.changes.add(app, AlterUniqueTogether(model=name, unique_together=remaining))
-            for index in sorted(set(old.indexes) - set(new.indexes), key=lambda i: index_name(old, i)):
+            for index in sorted(
+                set(old.indexes) - set(new.indexes), key=lambda i: index_name(old, i)
+            ):
                 self.changes.add(app, RemoveIndex(model=name, name=index_name(old, index)))
             new_constraints = set(new.constraints)
             for constraint in sorted(old.constraints, key=lambda c: c.name):
@@ -245,7 +247,9 @@ class Autodetector:
                 self.changes.add(
                     app, AlterUniqueTogether(model=name, unique_together=new.unique_together)
                 )
-            for index in sorted(set(new.indexes) - set(old.indexes), key=lambda i: index_name(new, i)):
+            for index in sorted(
+                set(new.indexes) - set(old.indexes), key=lambda i: index_name(new, i)
+            ):
                 self.changes.add(app, AddIndex(model=name, index=index))
             old_constraints = set(old.constraints)
             for constraint in sorted(new.constraints, key=lambda c: c.name):

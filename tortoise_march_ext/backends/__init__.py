@@ -8,7 +8,15 @@ from .sqlite import SqliteEditor
 
 EDITORS: dict[str, type[SchemaEditor]] = {"postgres": PostgresEditor, "sqlite": SqliteEditor}
 
-__all__ = ["EDITORS", "RECORDER_TABLE", "PostgresEditor", "SchemaEditor", "SqliteEditor", "TableChange", "editor_for"]
+__all__ = [
+    "EDITORS",
+    "RECORDER_TABLE",
+    "PostgresEditor",
+    "SchemaEditor",
+    "SqliteEditor",
+    "TableChange",
+    "editor_for",
+]
 
 
 def editor_for(dialect: str) -> SchemaEditor:

@@ -192,7 +192,9 @@ class SchemaEditor:
 
     def unique_definition(self, unique: TableUnique) -> str:
         """Return a table-level UNIQUE constraint line."""
-        return self.unique_sql.format(name=self.quote(unique.name), columns=self.columns(unique.columns))
+        return self.unique_sql.format(
+            name=self.quote(unique.name), columns=self.columns(unique.columns)
+        )
 
     def check_definition(self, check: TableCheck) -> str:
         """Return a table-level CHECK constraint line."""

@@ -114,7 +114,9 @@ class PostgresEditor(SchemaEditor):
         if old.name != new.name:
             out.append(f"ALTER TABLE {self.quote(old.name)} RENAME TO {self.quote(new.name)};")
             if any(c.primary_key for c in old.columns):
-                out += self._rename_constraint(new.name, pg_name(old.name, None, "pkey"), pg_name(new.name, None, "pkey"))
+                out += self._rename_constraint(
+                    new.name, pg_name(old.name, None, "pkey"), pg_name(new.name, None, "pkey")
+                )
         indexes = matched(
             [self._translated_index(change, i) for i in old.indexes], list(new.indexes), _index_key
         )
@@ -124,8 +126,14 @@ class PostgresEditor(SchemaEditor):
             lambda u: u.columns,
         )
         checks = matched(list(old.checks), list(new.checks), lambda c: c.check)
-        out += [f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(c.name)};" for c in checks[0]]
-        out += [f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(u.name)};" for u in uniques[0]]
+        out += [
+            f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(c.name)};"
+            for c in checks[0]
+        ]
+        out += [
+            f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(u.name)};"
+            for u in uniques[0]
+        ]
         out += [self.drop_index(new.name, i) for i in indexes[0]]
         pairs = change.pairs()
         for o, n in pairs:
@@ -136,7 +144,11 @@ class PostgresEditor(SchemaEditor):
             out += self._alter_column(change, o, n)
         for column in change.added():
             out += self._add_column(new.name, column, change.fills)
-        for kind, (_, _, pairs_) in (("INDEX", indexes), ("CONSTRAINT", uniques), ("CONSTRAINT", checks)):
+        for kind, (_, _, pairs_) in (
+            ("INDEX", indexes),
+            ("CONSTRAINT", uniques),
+            ("CONSTRAINT", checks),
+        ):
             for a, b in pairs_:
                 if a.name != b.name:
                     out += self._rename(kind, new.name, a.name, b.name)
@@ -175,9 +187,13 @@ class PostgresEditor(SchemaEditor):
                 f"TO {self.quote(n.name)};"
             )
         if o.unique and n.unique:
-            out += self._rename_constraint(new_t, pg_name(old_t, o.name, "key"), pg_name(new_t, n.name, "key"))
+            out += self._rename_constraint(
+                new_t, pg_name(old_t, o.name, "key"), pg_name(new_t, n.name, "key")
+            )
         if o.reference and n.reference:
-            out += self._rename_constraint(new_t, pg_name(old_t, o.name, "fkey"), pg_name(new_t, n.name, "fkey"))
+            out += self._rename_constraint(
+                new_t, pg_name(old_t, o.name, "fkey"), pg_name(new_t, n.name, "fkey")
+            )
         old_seq, new_seq = pg_name(old_t, o.name, "seq"), pg_name(new_t, n.name, "seq")
         if o.generated and n.generated and old_seq != new_seq:
             out.append(f"ALTER SEQUENCE {self.quote(old_seq)} RENAME TO {self.quote(new_seq)};")
@@ -193,25 +209,29 @@ class PostgresEditor(SchemaEditor):
             n.reference.on_delete,
         )
 
+    def _drop_constraint(self, table: str, name: str) -> str:
+        return f"ALTER TABLE {self.quote(table)} DROP CONSTRAINT {self.quote(name)};"
+
     def _alter_column(self, change: TableChange, o: Column, n: Column) -> list[str]:
-        table = self.quote(change.new.name)
-        col = self.quote(n.name)
+        name = change.new.name
+        table, col = self.quote(name), self.quote(n.name)
         alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
+        reference_changed = not self._same_reference(change, o, n)
         out = []
-        if not self._same_reference(change, o, n) and o.reference:
-            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'fkey'))};")
+        if reference_changed and o.reference:
+            out.append(self._drop_constraint(name, pg_name(name, n.name, "fkey")))
         if o.unique and not n.unique:
-            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'key'))};")
+            out.append(self._drop_constraint(name, pg_name(name, n.name, "key")))
         if o.primary_key and not n.primary_key:
-            out.append(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(pg_name(change.new.name, None, 'pkey'))};")
+            out.append(self._drop_constraint(name, pg_name(name, None, "pkey")))
         if o.generated and not n.generated:
             out.append(f"{alter} DROP DEFAULT;")
-            out.append(f"DROP SEQUENCE {self.quote(pg_name(change.new.name, n.name, 'seq'))};")
+            out.append(f"DROP SEQUENCE {self.quote(pg_name(name, n.name, 'seq'))};")
         new_type = self.column_type(n)
         if self.column_type(o) != new_type:
             out.append(f"{alter} TYPE {new_type} USING {col}::{new_type};")
         if n.generated and not o.generated:
-            out += self._make_serial(change.new.name, n)
+            out += self._make_serial(name, n)
         if not n.generated and o.db_default != n.db_default:
             if n.db_default is NOT_PROVIDED:
                 out.append(f"{alter} DROP DEFAULT;")
@@ -223,23 +243,25 @@ class PostgresEditor(SchemaEditor):
         if o.null != n.null and not (n.primary_key and not o.primary_key):
             out.append(f"{alter} {'DROP' if n.null else 'SET'} NOT NULL;")
         if n.primary_key and not o.primary_key:
-            out.append(f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(pg_name(change.new.name, None, 'pkey'))} PRIMARY KEY ({col});")
+            pkey = self.quote(pg_name(name, None, "pkey"))
+            out.append(self._add_constraint(name, f"CONSTRAINT {pkey} PRIMARY KEY ({col})"))
         if n.unique and not o.unique:
-            out.append(f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(pg_name(change.new.name, n.name, 'key'))} UNIQUE ({col});")
-        if not self._same_reference(change, o, n) and n.reference:
-            out.append(self._add_fk(change.new.name, n))
+            key = self.quote(pg_name(name, n.name, "key"))
+            out.append(self._add_constraint(name, f"CONSTRAINT {key} UNIQUE ({col})"))
+        if reference_changed and n.reference:
+            out.append(self._add_fk(name, n))
         if o.description != n.description:
-            out.append(self.column_comment(change.new.name, n.name, n.description))
+            out.append(self.column_comment(name, n.name, n.description))
         return out
 
     def _make_serial(self, table: str, column: Column) -> list[str]:
         seq = self.quote(pg_name(table, column.name, "seq"))
         seq_text = self.quote_string(pg_name(table, column.name, "seq"))
-        col = self.quote(column.name)
+        col, quoted = self.quote(column.name), self.quote(table)
         return [
-            f"CREATE SEQUENCE {seq} AS {self.column_type(column)} OWNED BY {self.quote(table)}.{col};",
-            f"ALTER TABLE {self.quote(table)} ALTER COLUMN {col} SET DEFAULT nextval({seq_text}::regclass);",
-            f"SELECT setval({seq_text}, COALESCE(MAX({col}), 0) + 1, false) FROM {self.quote(table)};",
+            f"CREATE SEQUENCE {seq} AS {self.column_type(column)} OWNED BY {quoted}.{col};",
+            f"ALTER TABLE {quoted} ALTER COLUMN {col} SET DEFAULT nextval({seq_text}::regclass);",
+            f"SELECT setval({seq_text}, COALESCE(MAX({col}), 0) + 1, false) FROM {quoted};",
         ]
 
     def _add_fk(self, table: str, column: Column) -> str:

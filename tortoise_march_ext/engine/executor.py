@@ -1,6 +1,6 @@
 """The executor: plan, then apply or unapply migrations one transaction each.
 
-Effects nest in a fixed order: (connection-level setup) -> transaction -> statements -> recorder row.
+Effects nest in a fixed order: connection setup -> transaction -> statements -> recorder row.
 SQL is generated before anything runs, so ``--sql`` prints exactly what would run and an
 irreversible step stops a backward plan before any change.
 """
@@ -58,7 +58,9 @@ def forwards_plan(graph: MigrationGraph, targets: list[Key], applied: set[Key]) 
     return [k for k in graph.topological(targets) if k not in applied]
 
 
-def backwards_plan(graph: MigrationGraph, app: str, target: Key | None, applied: set[Key]) -> list[Key]:
+def backwards_plan(
+    graph: MigrationGraph, app: str, target: Key | None, applied: set[Key]
+) -> list[Key]:
     """Return the applied migrations to unapply so that ``app`` stands at ``target``."""
     if target is None:
         roots = [k for k in graph.nodes if k[0] == app]

@@ -19,7 +19,9 @@ class MigrationGraph:
 
     def __init__(self, nodes: Mapping[Key, Any], dependencies: Mapping[Key, Iterable[Key]]) -> None:
         self.nodes = dict(nodes)
-        self.parents: dict[Key, list[Key]] = {k: sorted(set(dependencies.get(k, ()))) for k in self.nodes}
+        self.parents: dict[Key, list[Key]] = {
+            k: sorted(set(dependencies.get(k, ()))) for k in self.nodes
+        }
         self.children: dict[Key, list[Key]] = {k: [] for k in self.nodes}
         for key, parents in self.parents.items():
             for parent in parents:

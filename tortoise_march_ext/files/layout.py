@@ -44,19 +44,29 @@ def _value_prefix(item: cst.CSTNode) -> int:
     return 0
 
 
-def _with_value(item: cst.CSTNode, value: cst.BaseExpression, comma: cst.Comma | None) -> cst.CSTNode:
+def _with_value(
+    item: cst.CSTNode, value: cst.BaseExpression, comma: cst.Comma | None
+) -> cst.CSTNode:
     if isinstance(item, cst.DictElement):
-        return item.with_changes(key=flat(item.key), value=value, comma=comma or cst.MaybeSentinel.DEFAULT)
+        return item.with_changes(
+            key=flat(item.key), value=value, comma=comma or cst.MaybeSentinel.DEFAULT
+        )
     return item.with_changes(value=value, comma=comma or cst.MaybeSentinel.DEFAULT)
 
 
-def _rebuild(node: cst.BaseExpression, items: list[cst.CSTNode], opening: cst.BaseParenthesizableWhitespace) -> cst.BaseExpression:
+def _rebuild(
+    node: cst.BaseExpression, items: list[cst.CSTNode], opening: cst.BaseParenthesizableWhitespace
+) -> cst.BaseExpression:
     if isinstance(node, cst.Call):
         return node.with_changes(args=items, whitespace_before_args=opening)
     if isinstance(node, cst.List):
-        return node.with_changes(elements=items, lbracket=cst.LeftSquareBracket(whitespace_after=opening))
+        return node.with_changes(
+            elements=items, lbracket=cst.LeftSquareBracket(whitespace_after=opening)
+        )
     if isinstance(node, cst.Dict):
-        return node.with_changes(elements=items, lbrace=cst.LeftCurlyBrace(whitespace_after=opening))
+        return node.with_changes(
+            elements=items, lbrace=cst.LeftCurlyBrace(whitespace_after=opening)
+        )
     return node.with_changes(elements=items, lpar=[cst.LeftParen(whitespace_after=opening)])
 
 

@@ -124,7 +124,9 @@ def _check_shape(path: Path, migration: type[Migration]) -> None:
         )
 
 
-def load_migrations(location: Path, apps: Iterable[str] | None = None) -> dict[Key, LoadedMigration]:
+def load_migrations(
+    location: Path, apps: Iterable[str] | None = None
+) -> dict[Key, LoadedMigration]:
     """Load every migration under ``location`` (or only those of ``apps``)."""
     if not location.is_dir():
         return {}

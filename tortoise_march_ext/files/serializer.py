@@ -47,7 +47,7 @@ def _attr(dotted: str) -> cst.BaseExpression:
     return node
 
 
-def _string(text: str) -> cst.SimpleString:
+def _string(text: str, *, ascii_only: bool = False) -> cst.SimpleString:
     quote = "'" if text.count('"') > text.count("'") else '"'
     out = []
     for ch in text:
@@ -61,7 +61,7 @@ def _string(text: str) -> cst.SimpleString:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
-        elif ord(ch) < 32 or ord(ch) == 127:
+        elif ord(ch) < 32 or ord(ch) == 127 or (ascii_only and ord(ch) > 127):
             out.append(f"\\x{ord(ch):02x}")
         else:
             out.append(ch)
@@ -114,7 +114,9 @@ def _index(value: IndexState, imports: Imports) -> cst.BaseExpression:
 def _constraint(value: ConstraintState, imports: Imports) -> cst.BaseExpression:
     imports.froms.add(("tortoise_march_ext.schema", "fields"))
     if value.kind == "check":
-        return call("fields.CheckConstraint", [], {"check": value.check, "name": value.name}, imports)
+        return call(
+            "fields.CheckConstraint", [], {"check": value.check, "name": value.name}, imports
+        )
     kwargs: dict[str, Any] = {"fields": list(value.fields), "name": value.name}
     if value.condition:
         kwargs["condition"] = value.condition
@@ -163,7 +165,11 @@ def _timedelta(value: datetime.timedelta, imports: Imports) -> cst.BaseExpressio
     imports.modules.add("datetime")
     kwargs = {
         k: v
-        for k, v in (("days", value.days), ("seconds", value.seconds), ("microseconds", value.microseconds))
+        for k, v in (
+            ("days", value.days),
+            ("seconds", value.seconds),
+            ("microseconds", value.microseconds),
+        )
         if v
     }
     return call("datetime.timedelta", [], kwargs, imports)
@@ -194,8 +200,11 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     (type(None), lambda v, _: cst.Name("None")),
     ((int, float), lambda v, _: _number(v)),
     (str, lambda v, _: _string(v)),
-    (bytes, lambda v, _: cst.SimpleString("b" + _string(v.decode("latin-1")).value)),
-    (decimal.Decimal, lambda v, i: _imported(i, "decimal", call("decimal.Decimal", [str(v)], {}, i))),
+    (bytes, lambda v, _: cst.SimpleString("b" + _string(v.decode("latin-1"), ascii_only=True).value)),
+    (
+        decimal.Decimal,
+        lambda v, i: _imported(i, "decimal", call("decimal.Decimal", [str(v)], {}, i)),
+    ),
     (uuid.UUID, lambda v, i: _imported(i, "uuid", call("uuid.UUID", [str(v)], {}, i))),
     (datetime.datetime, _datetime),
     (datetime.date, _date),

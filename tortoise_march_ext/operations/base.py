@@ -51,7 +51,7 @@ class Operation:
         return type(self).__name__, dict(self.__dict__)
 
     def reduce(self, other: Operation, app: str) -> list[Operation] | None:
-        """Return operations replacing ``self`` followed by ``other``, or None if they don't fold."""
+        """Return what replaces ``self`` followed by ``other``; None when they do not fold."""
         return None
 
     def __eq__(self, other: object) -> bool:
@@ -86,10 +86,15 @@ def sync_model(
         tables = reversed(model_tables(old_state, old))
         return [s for t in tables for s in editor.drop_table(t)]
     change = TableChange(
-        resolve_table(old_state, old), resolve_table(new_state, new), dict(renames or {}), dict(fills or {})
+        resolve_table(old_state, old),
+        resolve_table(new_state, new),
+        dict(renames or {}),
+        dict(fills or {}),
     )
     out = editor.alter_table(change) if change.old != change.new or change.fills else []
-    out += _sync_m2m(editor, m2m_tables(old_state, old), m2m_tables(new_state, new), field_renames or {})
+    out += _sync_m2m(
+        editor, m2m_tables(old_state, old), m2m_tables(new_state, new), field_renames or {}
+    )
     return out
 
 
@@ -106,7 +111,11 @@ def _sync_m2m(
         if previous is None:
             out += editor.create_table(table)
         elif previous != table:
-            renames = {n.name: o.name for o, n in zip(previous.columns, table.columns) if o.name != n.name}
+            renames = {
+                n.name: o.name
+                for o, n in zip(previous.columns, table.columns, strict=True)
+                if o.name != n.name
+            }
             out += editor.alter_table(TableChange(previous, table, renames, {}))
     return out
 

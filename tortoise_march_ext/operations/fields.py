@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schema.state import NOT_PROVIDED, ConstraintState, FieldState, IndexState, ModelState, ProjectState
+from ..schema.state import (
+    NOT_PROVIDED,
+    ConstraintState,
+    FieldState,
+    IndexState,
+    ModelState,
+    ProjectState,
+)
 from .base import ModelOperation, Operation
 
 
@@ -60,7 +67,10 @@ class AddField(FieldOperation):
 
     def reduce(self, other: Operation, app: str) -> list[Operation] | None:
         """Fold a following AlterField into this one and a RemoveField into nothing."""
-        if isinstance(other, FieldOperation) and (other.model, other.name) == (self.model, self.name):
+        if isinstance(other, FieldOperation) and (other.model, other.name) == (
+            self.model,
+            self.name,
+        ):
             if isinstance(other, AlterField):
                 return [AddField(self.model, self.name, other.field)]
             if isinstance(other, RemoveField):
@@ -143,7 +153,10 @@ class AlterField(FieldOperation):
 
     def reduce(self, other: Operation, app: str) -> list[Operation] | None:
         """Keep only the last of consecutive AlterFields; fold a RemoveField into it."""
-        if isinstance(other, FieldOperation) and (other.model, other.name) == (self.model, self.name):
+        if isinstance(other, FieldOperation) and (other.model, other.name) == (
+            self.model,
+            self.name,
+        ):
             if isinstance(other, (AlterField, RemoveField)):
                 return [other]
         return None

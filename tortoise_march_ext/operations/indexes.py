@@ -1,4 +1,4 @@
-"""Table-level options: AddIndex, RemoveIndex, AddConstraint, RemoveConstraint, AlterUniqueTogether."""
+"""Table-level options: indexes, constraints and unique_together."""
 
 from __future__ import annotations
 

@@ -220,7 +220,7 @@ def _check_relations(state: ProjectState) -> None:
             if field.is_relation and field.to and _missing(state, field.to):
                 raise StateError(
                     f"{model.label}.{name} points at {field.to}, which is not tracked: "
-                    f"add march.Meta to {field.to}'s Meta (or set track = \"all\")"
+                    f'add march.Meta to {field.to}\'s Meta (or set track = "all")'
                 )
 
 

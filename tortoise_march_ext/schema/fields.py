@@ -133,4 +133,3 @@ def UniqueConstraint(  # noqa: N802
 def CheckConstraint(*, check: str, name: str) -> ConstraintState:  # noqa: N802
     """Return a CHECK constraint with the SQL expression ``check``."""
     return ConstraintState("check", name, check=check)
-

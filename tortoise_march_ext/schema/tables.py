@@ -191,7 +191,9 @@ def _field_indexes(model: ModelState) -> list[TableIndex]:
 def resolve_table(state: ProjectState, model: ModelState) -> Table:
     """Return the main table of ``model``."""
     columns = tuple(
-        resolve_column(state, model, name, field) for name, field in model.fields if not field.is_m2m
+        resolve_column(state, model, name, field)
+        for name, field in model.fields
+        if not field.is_m2m
     )
     uniques = [
         TableUnique(derived_name("uid", model.table, cols), cols)

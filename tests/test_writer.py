@@ -1,0 +1,120 @@
+"""The writer: golden output, determinism, every serializable value round-trips, ruff-clean."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tortoise_march_ext import migrations
+from tortoise_march_ext.exceptions import SerializationError
+from tortoise_march_ext.files.loader import checksum
+from tortoise_march_ext.files.serializer import Imports, serialize
+from tortoise_march_ext.files.writer import describe_operations, render_migration
+from tortoise_march_ext.schema import fields
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def contact_operations() -> list[migrations.Operation]:
+    return [
+        migrations.AddField(
+            model="Contact", name="email", field=fields.CharField(max_length=100, default="")
+        ),
+    ]
+
+
+def every_value_operations() -> list[migrations.Operation]:
+    values = {
+        "text": "it's \"quoted\"\nnew line\\ and tab\t",
+        "number": -3,
+        "ratio": 2.5,
+        "flag": True,
+        "money": decimal.Decimal("12.50"),
+        "day": datetime.date(2024, 2, 29),
+        "moment": datetime.datetime(2024, 2, 29, 12, 30, 5, 7, tzinfo=datetime.timezone.utc),
+        "naive": datetime.datetime(2024, 1, 1, 0, 0),
+        "clock": datetime.time(8, 15, 0, 250),
+        "span": datetime.timedelta(days=2, seconds=5, microseconds=3),
+        "uid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "payload": {"a": [1, None, False], "b": {"nested": ("x",)}},
+        "raw": b"\x00\xffbytes\"'",
+    }
+    return [
+        migrations.CreateModel(
+            name="Everything",
+            table="everything",
+            fields=[("id", fields.BigIntField(primary_key=True))]
+            + [(name, fields.JSONField(null=True, default=value)) for name, value in values.items()],
+            indexes=[fields.Index(fields=["flag", "day"], name="every_idx", index_type="BTREE")],
+            unique_together=[("text", "number")],
+            constraints=[
+                fields.CheckConstraint(check="number > -10", name="number_check"),
+                fields.UniqueConstraint(fields=["uid"], name="uid_uniq", condition="flag"),
+            ],
+            description="All the values",
+        ),
+        migrations.AddField(
+            model="Everything",
+            name="parent",
+            field=fields.ForeignKeyField(
+                "app.Everything", null=True, on_delete="SET NULL", db_default=fields.Now()
+            ),
+        ),
+        migrations.RunSQL(sql=["SELECT 1", "SELECT 2"], reverse_sql="SELECT 3"),
+    ]
+
+
+def render(operations: list[migrations.Operation], initial: bool = False) -> str:
+    deps = [] if initial else [("contacts", "0001_initial"), ("other", "0003_more")]
+    return render_migration(describe_operations(operations), deps, operations, initial=initial)
+
+
+def test_matches_the_contract_example_byte_for_byte() -> None:
+    assert render(contact_operations()) == (GOLDEN / "0002_contact_email.py").read_text()
+
+
+def test_every_value_golden() -> None:
+    assert render(every_value_operations(), True) == (GOLDEN / "0001_every_value.py").read_text()
+
+
+@pytest.mark.parametrize("factory", [contact_operations, every_value_operations])
+def test_round_trip_rebuilds_equal_operations(factory) -> None:  # type: ignore[no-untyped-def]
+    namespace: dict[str, object] = {}
+    exec(compile(render(factory()), "<migration>", "exec"), namespace)  # noqa: S102
+    migration = namespace["Migration"]
+    assert list(migration.operations) == factory()  # type: ignore[attr-defined]
+
+
+def test_output_is_deterministic() -> None:
+    assert render(every_value_operations()) == render(every_value_operations())
+
+
+def test_generated_files_pass_ruff_untouched(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(render(contact_operations()))
+    (tmp_path / "b.py").write_text(render(every_value_operations(), True))
+    for args in (["check", "--isolated"], ["format", "--isolated", "--check"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unknown_values_are_refused_with_a_hint() -> None:
+    with pytest.raises(SerializationError, match="object.*into a migration file"):
+        serialize(object(), Imports())
+
+
+def test_checksum_ignores_comments_and_formatting_but_not_code() -> None:
+    source = render(contact_operations())
+    reformatted = source.replace("    operations = (", "    # a comment\n    operations = (  ")
+    assert checksum(source) == checksum(reformatted)
+    assert checksum(source) != checksum(source.replace('max_length=100', 'max_length=101'))
