@@ -601,4 +601,16 @@ flag = fields.BooleanField(db_default=True)
             ),
         ],
     ),
+    Scenario(
+        "cross_app_cycle_in_initial_migrations",
+        [
+            Step(
+                {
+                    "left": models(model("Lhs", f'{ID}\nright = fields.ForeignKeyField("right.Rhs", related_name="lefts", null=True)')),
+                    "right": models(model("Rhs", f'{ID}\nleft = fields.ForeignKeyField("left.Lhs", related_name="rights")')),
+                },
+                fks={"lhs": {("right_id", "rhs")}, "rhs": {("left_id", "lhs")}},
+            ),
+        ],
+    ),
 ]

@@ -16,8 +16,9 @@ from .config import MarchConfig
 from .engine.executor import Step, backwards_plan, forwards_plan, replay
 from .exceptions import GraphError, HistoryError, StateError
 from .files.writer import describe_operations, render_migration
-from .operations import Operation
+from .operations import AddField, AlterField, CreateModel, Operation
 from .project import Project, open_project
+from .schema.state import FieldState
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -91,56 +92,95 @@ def next_number(project: Project, app: str) -> int:
     return max(numbers, default=0) + 1
 
 
-def _dependencies(
-    project: Project, app: str, changes: Changes, written: dict[str, str]
-) -> list[Key]:
-    deps: list[Key] = []
-    leaf = project.graph.leaf(app)
-    if leaf:
-        deps.append(leaf)
-    for other, model in sorted(changes.references.get(app, set())):
-        if other in written:
-            deps.append((other, written[other]))
-        elif (other_leaf := project.graph.leaf(other)) is not None:
-            deps.append(other_leaf)
-        else:
-            raise StateError(
-                f"app {app!r} refers to {other}.{model}, which has no migration yet; "
-                f"run makemigrations for {other!r} too"
-            )
-    return list(dict.fromkeys(deps))
+@dataclass
+class _Unit:
+    """The operations of one new migration, before it is named and numbered."""
+
+    app: str
+    operations: list[Operation]
+    name: str = ""
+
+    def references(self) -> set[Key]:
+        """Return the models of other apps these operations point at."""
+        refs = set()
+        for operation in self.operations:
+            for state in _fields_of(operation):
+                if state.is_relation and state.to and not state.to.startswith(self.app + "."):
+                    app, _, model = state.to.partition(".")
+                    refs.add((app, model))
+        return refs
+
+    def creates(self) -> set[Key]:
+        """Return the models these operations create."""
+        return {(self.app, op.name) for op in self.operations if isinstance(op, CreateModel)}
 
 
-def _order_apps(apps: list[str], changes: Changes) -> list[str]:
-    """Return apps so that an app comes after the apps its new operations refer to."""
-    ordered: list[str] = []
-    pending = list(apps)
+def _fields_of(operation: Operation) -> list[FieldState]:
+    if isinstance(operation, CreateModel):
+        return [state for _, state in operation.fields]  # type: ignore[misc]
+    if isinstance(operation, (AddField, AlterField)):
+        return [operation.field]
+    return []
+
+
+def _order_units(units: list[_Unit]) -> list[_Unit]:
+    """Order new migrations so that models exist before other apps point at them.
+
+    When two apps' new migrations point at each other's new models, the first one is split: the
+    part that creates its models goes first, the relations that close the cycle go last.
+    """
+    ordered: list[_Unit] = []
+    pending = list(units)
     while pending:
+        providers = {key: unit for unit in pending for key in unit.creates()}
         ready = next(
-            (
-                a
-                for a in pending
-                if all(o in ordered or o not in pending for o, _ in changes.references.get(a, ()))
-            ),
-            None,
+            (u for u in pending if all(providers.get(r, u) is u for r in u.references())), None
         )
-        if ready is None:
+        if ready is not None:
+            pending.remove(ready)
+            ordered.append(ready)
+            continue
+        unit = pending[0]
+        cut = next(
+            i
+            for i, op in enumerate(unit.operations)
+            if _Unit(unit.app, [op]).references() & set(providers)
+        )
+        if cut == 0:
             raise StateError(
-                "the new migrations of apps " + ", ".join(pending) + " refer to each other's "
-                "new models; run makemigrations for one app first, then for the other"
+                f"the new migrations of apps {', '.join(sorted({u.app for u in pending}))} "
+                "point at each other's new models in a way that cannot be split; run "
+                "makemigrations for one app first, then for the other"
             )
-        pending.remove(ready)
-        ordered.append(ready)
+        pending[0] = _Unit(unit.app, unit.operations[:cut])
+        pending.append(_Unit(unit.app, unit.operations[cut:]))
     return ordered
 
 
-def _render(
-    project: Project, app: str, name: str, ops: list[Operation], deps: list[Key]
-) -> NewMigration:
-    initial = project.graph.leaf(app) is None
+def _dependencies(project: Project, unit: _Unit, written: list[_Unit]) -> list[Key]:
+    def latest(app: str) -> Key | None:
+        mine = [u for u in written if u.app == app]
+        return (app, mine[-1].name) if mine else project.graph.leaf(app)
+
+    deps: list[Key] = []
+    if (own := latest(unit.app)) is not None:
+        deps.append(own)
+    for other, model in sorted(unit.references()):
+        dep = latest(other)
+        if dep is None:
+            raise StateError(
+                f"app {unit.app!r} refers to {other}.{model}, which has no migration yet; "
+                f"run makemigrations for {other!r} too"
+            )
+        deps.append(dep)
+    return list(dict.fromkeys(deps))
+
+
+def _render(project: Project, unit: _Unit, deps: list[Key], initial: bool) -> NewMigration:
+    ops = unit.operations
     source = render_migration(describe_operations(ops), deps, ops, initial=initial)
-    path = project.config.migrations_dir / app / f"{name}.py"
-    return NewMigration(app, name, path, ops, source)
+    path = project.config.migrations_dir / unit.app / f"{unit.name}.py"
+    return NewMigration(unit.app, unit.name, path, ops, source)
 
 
 async def makemigrations(
@@ -170,18 +210,22 @@ async def makemigrations(
             old = replay(project.graph, project.graph.nodes)
             changes = detect_changes(old, project.models, set(selected), questioner)
         result = MakeMigrationsResult()
-        written: dict[str, str] = {}
-        for app in _order_apps([a for a in selected if a in changes.operations], changes):
-            ops = optimize(changes.operations[app], app) if not empty else []
-            if not ops and not empty:
-                continue
-            number = next_number(project, app)
-            initial = project.graph.leaf(app) is None
-            label = name or ("custom" if empty else suggest_name(ops, initial))
-            full = f"{number:04d}_{label}"
-            written[app] = full
-            deps = _dependencies(project, app, changes, written)
-            result.migrations.append(_render(project, app, full, ops, deps))
+        units = [
+            _Unit(app, ops if empty else optimize(ops, app))
+            for app, ops in sorted(changes.operations.items())
+            if ops or empty
+        ]
+        written: list[_Unit] = []
+        for unit in _order_units(units):
+            initial = project.graph.leaf(unit.app) is None and not any(
+                u.app == unit.app for u in written
+            )
+            number = next_number(project, unit.app) + sum(u.app == unit.app for u in written)
+            label = name or ("custom" if empty else suggest_name(unit.operations, initial))
+            deps = _dependencies(project, unit, written)
+            unit.name = f"{number:04d}_{label}"
+            written.append(unit)
+            result.migrations.append(_render(project, unit, deps, initial))
         if not result.migrations:
             result.message = "No changes detected"
         elif not (check or dry_run):

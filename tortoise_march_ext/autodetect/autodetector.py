@@ -40,21 +40,13 @@ Key = tuple[str, str]
 
 @dataclass
 class Changes:
-    """Operations per app, and the other apps' models each app's operations refer to."""
+    """Operations per app."""
 
     operations: dict[str, list[Operation]] = field(default_factory=dict)
-    references: dict[str, set[Key]] = field(default_factory=dict)
 
     def add(self, app: str, operation: Operation) -> None:
         """Append an operation to ``app``'s list."""
         self.operations.setdefault(app, []).append(operation)
-
-    def refer(self, app: str, target: str | None) -> None:
-        """Note that ``app``'s operations need model ``target`` ("app.Model") to exist."""
-        if target:
-            other, _, name = target.partition(".")
-            if other != app:
-                self.references.setdefault(app, set()).add((other, name))
 
 
 class Autodetector:
@@ -81,7 +73,6 @@ class Autodetector:
             self.generate_field_changes(key)
         for app, model, name, state in self.deferred:
             self.changes.add(app, AddField(model=model, name=name, field=state))
-            self.changes.refer(app, state.to)
         self.generate_added_options_of_created()
         self.generate_deleted_models(sorted(old_keys - new_keys))
         self.generate_added_options(kept)
@@ -137,7 +128,6 @@ class Autodetector:
                 self.deferred.append((app, name, field_name, state))
                 continue
             fields.append((field_name, state))
-            self.changes.refer(app, state.to)
         deferred = {n for a, m, n, _ in self.deferred if (a, m) == key}
         self.changes.add(
             app,
@@ -187,13 +177,11 @@ class Autodetector:
         for field_name in added:
             state = new_fields[field_name]
             self.changes.add(app, AddField(model=name, name=field_name, field=state))
-            self.changes.refer(app, state.to)
         for field_name in new_fields:
             before = old_fields.get(dict((n, o) for o, n in renamed).get(field_name, field_name))
             if before is not None and before != new_fields[field_name]:
                 state = new_fields[field_name]
                 self.changes.add(app, AlterField(model=name, name=field_name, field=state))
-                self.changes.refer(app, state.to)
 
     def _renamed_fields(
         self,

@@ -68,6 +68,10 @@ def _string(text: str, *, ascii_only: bool = False) -> cst.SimpleString:
     return cst.SimpleString(quote + "".join(out) + quote)
 
 
+def _bytes(value: bytes) -> cst.SimpleString:
+    return cst.SimpleString("b" + _string(value.decode("latin-1"), ascii_only=True).value)
+
+
 def _number(value: int | float) -> cst.BaseExpression:
     literal: cst.BaseExpression = (
         cst.Integer(str(abs(value))) if isinstance(value, int) else cst.Float(repr(abs(value)))
@@ -200,7 +204,7 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     (type(None), lambda v, _: cst.Name("None")),
     ((int, float), lambda v, _: _number(v)),
     (str, lambda v, _: _string(v)),
-    (bytes, lambda v, _: cst.SimpleString("b" + _string(v.decode("latin-1"), ascii_only=True).value)),
+    (bytes, lambda v, _: _bytes(v)),
     (
         decimal.Decimal,
         lambda v, i: _imported(i, "decimal", call("decimal.Decimal", [str(v)], {}, i)),
