@@ -613,4 +613,19 @@ flag = fields.BooleanField(db_default=True)
             ),
         ],
     ),
+    Scenario(
+        "primary_key_type_change_follows_into_references",
+        [
+            one(
+                model("Owner", "id = fields.IntField(primary_key=True)"),
+                model("Car", f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")'),
+                rows=["INSERT INTO owner (id) VALUES (1)", "INSERT INTO car (id, owner_id) VALUES (1, 1)", "INSERT INTO car_owner (car_id, owner_id) VALUES (1, 1)"],
+            ),
+            one(
+                model("Owner", "id = fields.BigIntField(primary_key=True)"),
+                model("Car", f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")'),
+                expect={"SELECT car_id, owner_id FROM car_owner": [(1, 1)], "SELECT owner_id FROM car": [(1,)]},
+            ),
+        ],
+    ),
 ]

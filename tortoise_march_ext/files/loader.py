@@ -11,7 +11,7 @@ import hashlib
 import re
 import types
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import MigrationFileError
@@ -30,7 +30,15 @@ class LoadedMigration:
     name: str
     path: Path
     migration: type[Migration]
-    checksum: str
+    source: str = field(repr=False)
+    _checksum: str | None = field(default=None, repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """Return the checksum of the module's code (computed on first use)."""
+        if self._checksum is None:
+            self._checksum = checksum(self.source)
+        return self._checksum
 
     @property
     def key(self) -> Key:
@@ -104,7 +112,7 @@ def load_file(app: str, path: Path) -> LoadedMigration:
             path=str(path),
         )
     _check_shape(path, migration)
-    return LoadedMigration(app, name, path, migration, checksum(source))
+    return LoadedMigration(app, name, path, migration, source)
 
 
 def _check_shape(path: Path, migration: type[Migration]) -> None:

@@ -12,7 +12,8 @@ from ..schema.state import (
     ModelState,
     ProjectState,
 )
-from .base import ModelOperation, Operation
+from ..backends.base import SchemaEditor
+from .base import ModelOperation, Operation, sync_model
 
 
 def _fill(field: FieldState) -> dict[str, Any]:
@@ -142,6 +143,20 @@ class AlterField(FieldOperation):
         fill = _fill(new) if old.null and not new.null else {}
         return {new.column(self.name): fill["value"]} if fill else {}
 
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Alter the column, then the columns of other tables that follow its type."""
+        out = super().database_forwards(app, editor, from_state, to_state)
+        return out + _follow_references(app, self.model, editor, from_state, to_state)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Restore the column, then the columns of other tables that follow its type."""
+        out = super().database_backwards(app, editor, from_state, to_state)
+        return out + _follow_references(app, self.model, editor, to_state, from_state)
+
     def describe(self) -> str:
         """Describe the operation."""
         return f"Alter field {self.name} on {self.model}"
@@ -216,6 +231,18 @@ class RenameField(FieldOperation):
     def name_fragment(self) -> str:
         """Return ``rename_<old>_<model>_<new>``."""
         return f"rename_{self.old_name.lower()}_{self.model.lower()}_{self.new_name.lower()}"
+
+
+def _follow_references(
+    app: str, model: str, editor: SchemaEditor, before: ProjectState, after: ProjectState
+) -> list[str]:
+    """Return the changes of tables whose foreign keys take their type from ``model``."""
+    label = f"{app}.{model}"
+    out: list[str] = []
+    others = sorted({(m.app, m.name) for m, _, _ in after.relations_to(label)} - {(app, model)})
+    for key in others:
+        out += sync_model(editor, (before, before.models.get(key)), (after, after.models.get(key)))
+    return out
 
 
 def _rest(index: IndexState) -> tuple[Any, ...]:
