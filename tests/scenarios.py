@@ -628,4 +628,15 @@ flag = fields.BooleanField(db_default=True)
             ),
         ],
     ),
+    Scenario(
+        "many_to_many_through_a_model",
+        [
+            one(PERSON, model("Club", f"{ID}\nname = fields.CharField(max_length=20)")),
+            one(
+                PERSON,
+                model("Club", f'{ID}\nname = fields.CharField(max_length=20)\nmembers = fields.ManyToManyField("app.Person", related_name="clubs", through="membership", forward_key="person_id", backward_key="club_id")'),
+                model("Membership", f'{ID}\nclub = fields.ForeignKeyField("app.Club", related_name="memberships")\nperson = fields.ForeignKeyField("app.Person", related_name="memberships")\nsince = fields.DateField(null=True)'),
+            ),
+        ],
+    ),
 ]

@@ -50,7 +50,7 @@ def every_value_operations() -> list[migrations.Operation]:
             name="Everything",
             table="everything",
             fields=[("id", fields.BigIntField(primary_key=True))]
-            + [(name, fields.JSONField(null=True, default=value)) for name, value in values.items()],
+            + [(name, fields.JSONField(null=True, default=v)) for name, v in values.items()],
             indexes=[fields.Index(fields=["flag", "day"], name="every_idx", index_type="BTREE")],
             unique_together=[("text", "number")],
             constraints=[

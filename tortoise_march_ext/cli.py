@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MarchError as exc:
         if args.traceback:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one boundary that turns crashes into a line
         if args.traceback:

@@ -73,6 +73,9 @@ class SchemaEditor:
     types: ClassVar[dict[str, str]] = {}
     generated_types: ClassVar[dict[str, str]] = {}
     quote_char: ClassVar[str] = '"'
+    # Tortoise's SQLite client runs scripts with executescript(), which commits the open
+    # transaction; such backends get one statement at a time through execute_query instead.
+    scripts_keep_transaction: ClassVar[bool] = True
     fk_off_sql: ClassVar[str | None] = None
     fk_on_sql: ClassVar[str | None] = None
     fk_check_sql: ClassVar[str | None] = None
@@ -139,6 +142,10 @@ class SchemaEditor:
         if isinstance(column.db_default, SqlDefault):
             return column.db_default.for_dialect(self.dialect)
         return self.literal(column.db_default, column.kind)
+
+    def split_statements(self, sql: str) -> list[str]:
+        """Return the single statements of ``sql`` (where scripts would break transactions)."""
+        return [sql]
 
     # -- columns ------------------------------------------------------------------------------
     def column_type(self, column: Column) -> str:

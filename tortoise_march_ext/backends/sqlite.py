@@ -8,6 +8,7 @@ migration's transaction with foreign keys off, and checks foreign keys before co
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, ClassVar
 
 from ..schema.state import NOT_PROVIDED, SqlDefault
@@ -44,9 +45,22 @@ class SqliteEditor(SchemaEditor):
         for kind in ("IntField", "BigIntField", "SmallIntField")
     }
     create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
+    scripts_keep_transaction = False
     fk_off_sql = "PRAGMA foreign_keys=OFF"
     fk_on_sql = "PRAGMA foreign_keys=ON"
     fk_check_sql = "PRAGMA foreign_key_check"
+
+    def split_statements(self, sql: str) -> list[str]:
+        """Split ``sql`` into complete statements, as SQLite's own tokenizer ends them."""
+        statements, current = [], ""
+        for line in sql.splitlines(keepends=True):
+            current += line
+            if sqlite3.complete_statement(current):
+                statements.append(current.strip())
+                current = ""
+        if current.strip():
+            statements.append(current.strip())
+        return [s for s in statements if s.rstrip(";").strip()]
 
     def bool_literal(self, value: bool) -> str:
         """Render booleans as SQLite stores them."""

@@ -41,6 +41,12 @@ class Step:
         return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    """Return ``text`` on one line, shortened to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def replay(graph: MigrationGraph, keys: Iterable[Key]) -> ProjectState:
     """Return the state the given migrations build, applied in dependency order."""
     wanted = set(keys)
@@ -157,27 +163,35 @@ class Executor:
                     await recorder.record(conn, step.key, step.migration.checksum)
 
     async def _execute(self, conn: Any, step: Step) -> None:
+        editor = self.editor_for(step.migration.app)
         for operation, statements in step.statements:
             for sql in statements:
                 try:
-                    await conn.execute_script(sql)
+                    await self._statement(conn, editor, sql)
                 except Exception as exc:
                     raise MigrationFailed(
                         f"{step.describe().lower()} failed at '{operation.describe()}': "
-                        f"{type(exc).__name__}: {exc}\n  statement: {sql.strip()}\n"
-                        "Nothing of this migration was kept; fix it and run migrate again.",
+                        f"{type(exc).__name__}: {one_line(str(exc))} "
+                        f"(statement: {one_line(sql, 300)}); nothing of this migration was "
+                        "kept: fix it and run migrate again",
                         migration=str(step.migration),
                         statement=sql,
                     ) from exc
-        check = self.editor_for(step.migration.app).fk_check_sql
-        if check:
-            _, rows = await conn.execute_query(check)
+        if editor.fk_check_sql:
+            _, rows = await conn.execute_query(editor.fk_check_sql)
             if rows:
                 raise MigrationFailed(
                     f"{step.describe().lower()} would leave rows whose foreign keys point "
-                    f"nowhere (first: {tuple(rows[0])}); nothing was kept",
+                    f"nowhere (first: {tuple(rows[0])}); nothing of this migration was kept",
                     migration=str(step.migration),
                 )
+
+    async def _statement(self, conn: Any, editor: SchemaEditor, sql: str) -> None:
+        if editor.scripts_keep_transaction:
+            await conn.execute_script(sql)
+            return
+        for statement in editor.split_statements(sql):
+            await conn.execute_query(statement)
 
     @asynccontextmanager
     async def _transaction(self, client: Any, editor: SchemaEditor) -> AsyncIterator[Any]:

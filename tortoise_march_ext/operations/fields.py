@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backends.base import SchemaEditor
 from ..schema.state import (
     NOT_PROVIDED,
     ConstraintState,
@@ -12,7 +13,6 @@ from ..schema.state import (
     ModelState,
     ProjectState,
 )
-from ..backends.base import SchemaEditor
 from .base import ModelOperation, Operation, sync_model
 
 

@@ -57,6 +57,11 @@ def extract_state(
 def extract_model(app_label: str, model: type[Model]) -> ModelState:
     """Return the ModelState of one initialised Tortoise model."""
     meta = model._meta
+    if meta.schema:
+        raise StateError(
+            f"{meta.full_name}: Meta.schema = {meta.schema!r} is not supported yet; "
+            "keep the model in the connection's default schema"
+        )
     return ModelState(
         app=app_label,
         name=model.__name__,
