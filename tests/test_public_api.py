@@ -8,7 +8,21 @@ from tortoise_march_ext.schema import fields
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(march.__all__) == ["MarchDriftWarning", "MarchError", "Meta", "__version__"]
+    assert sorted(march.__all__) == [
+        "DriftReport",
+        "MarchDriftError",
+        "MarchDriftWarning",
+        "MarchError",
+        "Meta",
+        "MigrationReport",
+        "__version__",
+        "check",
+        "ensure_migrated",
+        "install",
+        "lifespan",
+        "signals",
+        "uninstall",
+    ]
     for name in march.__all__:
         assert hasattr(march, name)
 

@@ -5,9 +5,26 @@ Public API only; see ``__all__``.
 
 from __future__ import annotations
 
-from .exceptions import MarchDriftWarning, MarchError
+from ._version import __version__
+from .exceptions import MarchDriftError, MarchDriftWarning, MarchError
 from .meta import Meta
+from .runtime import signals
+from .runtime.drift import DriftReport, check, install, uninstall
+from .runtime.ensure import MigrationReport, ensure_migrated
+from .runtime.lifespan import lifespan
 
-__version__ = "0.1.0"
-
-__all__ = ["MarchDriftWarning", "MarchError", "Meta", "__version__"]
+__all__ = [
+    "DriftReport",
+    "MarchDriftError",
+    "MarchDriftWarning",
+    "MarchError",
+    "Meta",
+    "MigrationReport",
+    "__version__",
+    "check",
+    "ensure_migrated",
+    "install",
+    "lifespan",
+    "signals",
+    "uninstall",
+]

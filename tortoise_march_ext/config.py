@@ -24,7 +24,14 @@ ENV_CONFIG = "TORTOISE_MARCH_CONFIG"
 ENV_ON_DRIFT = "TORTOISE_MARCH_ON_DRIFT"
 TRACK_CHOICES = ("meta", "all")
 ON_DRIFT_CHOICES = ("warn", "error", "ignore")
-KNOWN_KEYS = {"tortoise_orm", "location", "track", "on_drift", "lock_timeout"}
+KNOWN_KEYS = {
+    "tortoise_orm",
+    "location",
+    "track",
+    "on_drift",
+    "lock_timeout",
+    "drift_check_database",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class MarchConfig:
     track: str = "meta"
     on_drift: str = "warn"
     lock_timeout: float = 60.0
+    drift_check_database: bool = False
     root: Path = field(default_factory=Path.cwd)
     tortoise_config: dict[str, Any] | None = None
 
@@ -122,6 +130,8 @@ def _validated(config: MarchConfig, where: str) -> MarchConfig:
         raise ConfigError(f"{where}: on_drift = {config.on_drift!r}; use one of {ON_DRIFT_CHOICES}")
     if isinstance(config.lock_timeout, bool) or not isinstance(config.lock_timeout, (int, float)):
         raise ConfigError(f"{where}: lock_timeout must be a number of seconds")
+    if not isinstance(config.drift_check_database, bool):
+        raise ConfigError(f"{where}: drift_check_database must be true or false")
     if config.lock_timeout < 0:
         raise ConfigError(f"{where}: lock_timeout must not be negative")
     return config
@@ -149,6 +159,7 @@ def load_config(
         track=section.get("track", "meta"),
         on_drift=section.get("on_drift", "warn"),
         lock_timeout=section.get("lock_timeout", 60.0),
+        drift_check_database=section.get("drift_check_database", False),
         root=root,
         tortoise_config=tortoise_config,
     )

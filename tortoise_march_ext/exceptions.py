@@ -10,6 +10,9 @@
     ├── HistoryError                applied migration whose file is missing or changed
     ├── StateError                  a migration asks for something the state cannot do
     ├── SerializationError          a value that cannot be written into a migration file
+    ├── LockTimeout                 another process held the migration lock too long
+    ├── PendingMigrations           exit 1: ensure_migrated(check_only=True) found work to do
+    ├── MarchDriftError             exit 1: on_drift = "error" and the models drifted
     └── MigrationFailed             exit 3: a migration raised while being applied
     MarchDriftWarning               models differ from the migration files (runtime)
 """
@@ -58,6 +61,26 @@ class StateError(MarchError):
 
 class SerializationError(MarchError):
     """A value cannot be written into a migration file."""
+
+
+class LockTimeout(DatabaseError):
+    """The migration lock was not obtained within ``lock_timeout`` seconds."""
+
+
+class PendingMigrations(MarchError):
+    """Migrations are pending and the caller asked only to check."""
+
+    exit_code = EXIT_FOUND
+
+    def __init__(self, message: str, *, pending: list[str]) -> None:
+        super().__init__(message)
+        self.pending = pending
+
+
+class MarchDriftError(MarchError):
+    """The tracked models differ from the migration files and ``on_drift = "error"``."""
+
+    exit_code = EXIT_FOUND
 
 
 class MigrationFailed(MarchError):

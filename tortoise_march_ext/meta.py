@@ -13,6 +13,12 @@ class Meta:
 
     __march_tracked__ = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from .runtime.drift import install
+
+        install()
+
 
 def is_tracked(model: Any) -> bool:
     """Return whether ``model`` opted in through ``march.Meta``."""

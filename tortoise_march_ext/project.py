@@ -6,8 +6,9 @@ never open one) and closes the connections it opened on exit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +40,8 @@ class Project:
 
     @property
     def config_apps(self) -> list[str]:
-        """Return the app labels in the Tortoise config, in config order."""
-        return list(self.tortoise_config.get("apps", {}))
+        """Return the app labels in the Tortoise config (or the initialised Tortoise apps)."""
+        return list(self.tortoise_config.get("apps", {})) or list(tortoise_apps())
 
     @property
     def apps(self) -> list[str]:
@@ -54,9 +55,14 @@ class Project:
             raise ConfigError(f"unknown app {app!r}; apps in the Tortoise config: {known}")
 
     def connection_name(self, app: str) -> str:
-        """Return the Tortoise connection name ``app`` uses."""
-        app_config = self.tortoise_config.get("apps", {}).get(app, {})
-        return str(app_config.get("default_connection", "default"))
+        """Return the Tortoise connection name ``app`` uses (config first, then its models)."""
+        app_config = self.tortoise_config.get("apps", {}).get(app)
+        if app_config is not None:
+            return str(app_config.get("default_connection", "default"))
+        for model in tortoise_apps().get(app, {}).values():
+            if model._meta.default_connection:
+                return str(model._meta.default_connection)
+        return "default"
 
     def client(self, app: str) -> Any:
         """Return the Tortoise client of ``app``'s connection."""
@@ -79,15 +85,23 @@ class Project:
             self._recorders[name] = Recorder(self.client(app), self.editor(app), name)
         return self._recorders[name]
 
+    def load_files(self) -> None:
+        """Import the migration files and build the graph."""
+        self.loaded = load_migrations(self.config.migrations_dir)
+        self.graph = MigrationGraph(
+            self.loaded, {k: m.dependencies for k, m in self.loaded.items()}
+        )
+        self.graph.validate()
+
     def executor(self) -> Executor:
         """Return an executor bound to this project's connections."""
         return Executor(self.graph, self.editor, self.client, self.recorder)
 
-    async def applied(self) -> dict[Key, Any]:
+    async def applied(self, apps: Iterable[str] | None = None) -> dict[Key, Any]:
         """Return the recorder rows of every connection, for the apps that live on it."""
         rows: dict[Key, Any] = {}
         seen: set[str] = set()
-        for app in self.apps:
+        for app in self.apps if apps is None else apps:
             name = self.connection_name(app)
             if name in seen:
                 continue
@@ -107,24 +121,65 @@ async def _init_tortoise(tortoise_config: dict[str, Any]) -> None:
         ) from exc
 
 
-def _tortoise_apps() -> dict[str, dict[str, Any]]:
+def tortoise_apps() -> dict[str, dict[str, Any]]:
+    """Return the initialised Tortoise apps ({app: {name: model}}), empty before init."""
     apps = Tortoise.apps
     return dict(apps.apps) if apps is not None else {}
 
 
 @asynccontextmanager
-async def open_project(config: MarchConfig, *, init: bool = True) -> AsyncIterator[Project]:
-    """Load the project; initialise Tortoise unless the caller already did (``init=False``)."""
-    tortoise_config = config.load_tortoise_config()
+async def open_project(
+    config: MarchConfig, *, init: bool = True, load: bool = True
+) -> AsyncIterator[Project]:
+    """Load the project; initialise Tortoise unless the caller already did (``init=False``).
+
+    With ``init=False`` the running application's Tortoise apps and connections are used and
+    left open; the Tortoise config dict is then optional. With ``load=False`` neither the models
+    nor the migration files are read until :meth:`Project.load_files` is called.
+    """
     if init:
-        await _init_tortoise(tortoise_config)
+        tortoise_config = config.load_tortoise_config()
+        with drift_check_suppressed():
+            await _init_tortoise(tortoise_config)
+    else:
+        if Tortoise.apps is None:
+            raise ConfigError(
+                "Tortoise is not initialised: call Tortoise.init (or RegisterTortoise) first, "
+                "or use march.lifespan() which does both"
+            )
+        tortoise_config = config.tortoise_config or {}
     try:
-        models = extract_state(_tortoise_apps(), track=config.track)
-        loaded = load_migrations(config.migrations_dir)
-        graph = MigrationGraph(loaded, {k: m.dependencies for k, m in loaded.items()})
-        graph.validate()
-        yield Project(config, tortoise_config, models, loaded, graph)
+        if load:
+            yield load_project(config, tortoise_config)
+        else:
+            yield Project(config, tortoise_config, ProjectState(), {}, MigrationGraph({}, {}))
     finally:
         if init:
             await Tortoise.close_connections()
             await Tortoise._reset_apps()
+
+
+def load_project(config: MarchConfig, tortoise_config: dict[str, Any]) -> Project:
+    """Return the Project of the initialised Tortoise apps and the migration files."""
+    models = extract_state(tortoise_apps(), track=config.track)
+    project = Project(config, tortoise_config, models, {}, MigrationGraph({}, {}))
+    project.load_files()
+    return project
+
+
+_suppressed: ContextVar[bool] = ContextVar("march_drift_suppressed", default=False)
+
+
+@contextmanager
+def drift_check_suppressed() -> Iterator[None]:
+    """Skip the Tortoise.init drift check inside this block (our own commands init Tortoise)."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
+def drift_check_is_suppressed() -> bool:
+    """Return whether the drift check is suppressed in this context."""
+    return _suppressed.get()

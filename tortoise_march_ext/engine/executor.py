@@ -7,7 +7,7 @@ irreversible step stops a backward plan before any change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from .graph import MigrationGraph
 from .recorder import Recorder
 
 Key = tuple[str, str]
+StepHook = Callable[["Step"], Awaitable[None]]
 
 
 @dataclass
@@ -147,13 +148,25 @@ class Executor:
             )
         return step
 
-    async def run(self, steps: list[Step], *, fake: bool = False) -> None:
-        """Apply or unapply each step in its own transaction, recording it in the same one."""
+    async def run(
+        self,
+        steps: list[Step],
+        *,
+        fake: bool = False,
+        before: StepHook | None = None,
+        after: StepHook | None = None,
+    ) -> None:
+        """Apply or unapply each step in its own transaction, recording it in the same one.
+
+        ``before``/``after`` are awaited around each step, outside its transaction.
+        """
         assert self.client_for is not None and self.recorder_for is not None
         for step in steps:
             app = step.migration.app
             client, recorder = self.client_for(app), self.recorder_for(app)
             await recorder.ensure()
+            if before is not None:
+                await before(step)
             async with self._transaction(client, self.editor_for(app)) as conn:
                 if not fake:
                     await self._execute(conn, step)
@@ -161,6 +174,8 @@ class Executor:
                     await recorder.unrecord(conn, step.key)
                 else:
                     await recorder.record(conn, step.key, step.migration.checksum)
+            if after is not None:
+                await after(step)
 
     async def _execute(self, conn: Any, step: Step) -> None:
         editor = self.editor_for(step.migration.app)

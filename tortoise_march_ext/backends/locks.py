@@ -1,0 +1,142 @@
+"""The migration lock, held on one dedicated connection while migrations are applied.
+
+- PostgreSQL: ``pg_try_advisory_lock`` polled until the timeout on a connection of its own (not a
+  pooled one), so waiting processes never block ``CREATE INDEX CONCURRENTLY``.
+- SQLite: an exclusive transaction on a sidecar lock database next to the database file (the
+  migrations themselves need the database file, so they cannot be locked out of it).
+
+A crashed process releases both (the session ends, the file lock drops). Release runs shielded
+from cancellation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from typing import Any, Protocol
+
+import anyio
+
+from ..exceptions import LockTimeout
+
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"tortoise_march_ext").digest()[:8], "big") >> 1
+POLL_SECONDS = 0.1
+
+
+class MigrationLock(Protocol):
+    """A lock that serialises migrating processes."""
+
+    async def acquire(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the lock; raise LockTimeout after."""
+
+    async def release(self) -> None:
+        """Release the lock and close its connection."""
+
+
+def _timed_out(label: str, timeout: float) -> LockTimeout:
+    return LockTimeout(
+        f"waited {timeout:g}s for the migration lock on {label}: another process is migrating; "
+        "raise lock_timeout, or find the process that holds the lock"
+    )
+
+
+async def _poll(try_once: Any, timeout: float, label: str) -> None:
+    deadline = time.monotonic() + timeout
+    delay = POLL_SECONDS / 4
+    while not await try_once():
+        if time.monotonic() >= deadline:
+            raise _timed_out(label, timeout)
+        await anyio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 2, POLL_SECONDS * 5)
+
+
+class PostgresLock:
+    """An advisory lock on a dedicated asyncpg connection."""
+
+    def __init__(self, client: Any, label: str) -> None:
+        self.client = client
+        self.label = label
+        self.conn: Any = None
+
+    async def acquire(self, timeout: float) -> None:
+        """Open the dedicated connection and poll ``pg_try_advisory_lock``."""
+        import asyncpg
+
+        c = self.client
+        self.conn = await asyncpg.connect(
+            host=c.host,
+            port=c.port,
+            user=c.user,
+            password=c.password,
+            database=c.database,
+            server_settings=dict(getattr(c, "server_settings", {}) or {}),
+        )
+
+        async def try_once() -> bool:
+            return bool(await self.conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY))
+
+        try:
+            await _poll(try_once, timeout, self.label)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.conn.close()
+            raise
+
+    async def release(self) -> None:
+        """Unlock and close, even when cancelled."""
+        if self.conn is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+            finally:
+                await self.conn.close()
+                self.conn = None
+
+
+class SqliteLock:
+    """An exclusive transaction on ``<database>.march-lock``."""
+
+    def __init__(self, client: Any, label: str) -> None:
+        self.path = str(getattr(client, "filename", ":memory:"))
+        self.label = label
+        self.conn: sqlite3.Connection | None = None
+
+    async def acquire(self, timeout: float) -> None:
+        """Poll ``BEGIN EXCLUSIVE`` on the sidecar file (no lock needed in memory)."""
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            return
+        self.conn = sqlite3.connect(f"{self.path}.march-lock", timeout=0, isolation_level=None)
+
+        async def try_once() -> bool:
+            try:
+                assert self.conn is not None
+                self.conn.execute("BEGIN EXCLUSIVE")
+                return True
+            except sqlite3.OperationalError:
+                return False
+
+        try:
+            await _poll(try_once, timeout, self.label)
+        except BaseException:
+            self.conn.close()
+            self.conn = None
+            raise
+
+    async def release(self) -> None:
+        """End the transaction and close."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+LOCKS: dict[str, type[PostgresLock] | type[SqliteLock]] = {
+    "postgres": PostgresLock,
+    "sqlite": SqliteLock,
+}
+
+
+def lock_for(client: Any, label: str) -> MigrationLock:
+    """Return the migration lock of ``client``'s backend."""
+    return LOCKS[client.capabilities.dialect](client, label)

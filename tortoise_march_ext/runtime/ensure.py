@@ -1,0 +1,170 @@
+"""``ensure_migrated()``: apply pending migrations at application start-up, safely in parallel.
+
+Fast path without a lock: read the recorder (two queries per connection) and compare it with the
+cached history; nothing pending -> return. Otherwise take the migration lock on a dedicated
+connection, re-read the recorder, apply, release in ``finally``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.locks import MigrationLock, lock_for
+from ..config import MarchConfig, load_config
+from ..engine.executor import Step, forwards_plan
+from ..engine.graph import MigrationGraph
+from ..exceptions import ConfigError, HistoryError, PendingMigrations
+from ..project import Project, open_project
+from . import signals
+from .cache import History, load_history
+
+Key = tuple[str, str]
+
+
+@dataclass
+class MigrationReport:
+    """What ``ensure_migrated`` found and did."""
+
+    applied: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return whether migrations were applied."""
+        return bool(self.applied)
+
+
+def _label(key: Key) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+def _targets(graph: MigrationGraph, apps: list[str], target: str | None) -> list[Key]:
+    if target is None:
+        return [leaf for app in apps if (leaf := graph.leaf(app)) is not None]
+    app, sep, name = target.partition(".")
+    if not sep:
+        raise ConfigError(f"target {target!r} must be APP.NAME (a name or unique prefix)")
+    key = graph.resolve(app, name)
+    return [] if key is None else [key]
+
+
+def _check_history(history: History, applied: dict[Key, Any]) -> None:
+    for key, row in sorted(applied.items()):
+        if key not in history.checksums:
+            raise HistoryError(
+                f"migration {_label(key)} is applied in the database but its file is missing; "
+                "restore it from version control"
+            )
+        if row.checksum != history.checksums[key]:
+            raise HistoryError(
+                f"migration {_label(key)} changed since it was applied; revert the change and put "
+                "new changes in a new migration"
+            )
+
+
+async def _pending(
+    project_apps: list[str], history: History, applied: dict[Key, Any], target: str | None
+) -> list[Key]:
+    graph = MigrationGraph(dict.fromkeys(history.dependencies), history.dependencies)
+    apps = [a for a in project_apps if a in graph.apps()]
+    return forwards_plan(graph, _targets(graph, apps, target), set(applied))
+
+
+async def _locks(project: Project, apps: list[str], timeout: float) -> list[MigrationLock]:
+    held: list[MigrationLock] = []
+    try:
+        for name in sorted({project.connection_name(a) for a in apps}):
+            app = next(a for a in apps if project.connection_name(a) == name)
+            lock = lock_for(project.client(app), repr(name))
+            await lock.acquire(timeout)
+            held.append(lock)
+    except BaseException:
+        await _release(held)
+        raise
+    return held
+
+
+async def _release(locks: list[MigrationLock]) -> None:
+    for lock in reversed(locks):
+        await lock.release()
+
+
+async def _apply(project: Project, keys: list[Key], applied: set[Key]) -> list[Step]:
+    executor = project.executor()
+    steps = executor.build_steps(keys, applied, backwards=False)
+
+    async def before(step: Step) -> None:
+        conn = project.connection_name(step.migration.app)
+        await signals.pre_migrate.send(plan=steps, connection=conn, migration=str(step.migration))
+
+    async def after(step: Step) -> None:
+        conn = project.connection_name(step.migration.app)
+        await signals.post_migrate.send(plan=steps, connection=conn, migration=str(step.migration))
+
+    connections = sorted({project.connection_name(s.migration.app) for s in steps})
+    for conn in connections:
+        await signals.pre_migrate.send(plan=steps, connection=conn, migration=None)
+    await executor.run(steps, before=before, after=after)
+    for conn in connections:
+        await signals.post_migrate.send(plan=steps, connection=conn, migration=None)
+    return steps
+
+
+async def pending_migrations(config: MarchConfig, history: History | None = None) -> list[str]:
+    """Return the migrations the database has not applied yet (two queries per connection)."""
+    history = history or load_history(config.migrations_dir)
+    async with open_project(config, init=False, load=False) as project:
+        selected = sorted({k[0] for k in history.nodes})
+        applied = await project.applied(selected)
+        return [_label(k) for k in await _pending(selected, history, applied, None)]
+
+
+async def ensure_migrated(
+    config: MarchConfig | None = None,
+    *,
+    apps: list[str] | None = None,
+    target: str | None = None,
+    lock_timeout: float | None = None,
+    check_only: bool = False,
+) -> MigrationReport:
+    """Apply the pending migrations of every tracked app on its connection; return what was done.
+
+    Works on the application's own Tortoise (``Tortoise.init`` or ``RegisterTortoise`` must have
+    run) and never closes its connections. ``target`` is ``"app.name"`` (forward only);
+    ``check_only=True`` applies nothing and raises PendingMigrations when work is pending.
+    """
+    config = config or load_config()
+    history = load_history(config.migrations_dir)
+    async with open_project(config, init=False, load=False) as project:
+        for app in apps or []:
+            project.check_app(app)
+        selected = sorted(apps or {k[0] for k in history.nodes})
+        applied = await project.applied(selected)
+        _check_history(history, applied)
+        pending = await _pending(selected, history, applied, target)
+        if not pending:
+            return MigrationReport()
+        if check_only:
+            names = [_label(k) for k in pending]
+            raise PendingMigrations(
+                f"{len(names)} pending migration(s): {', '.join(names)}; run "
+                "`python -m tortoise_march_ext migrate` or call march.ensure_migrated()",
+                pending=names,
+            )
+        locks = await _locks(
+            project, selected, config.lock_timeout if lock_timeout is None else lock_timeout
+        )
+        try:
+            project.load_files()
+            applied = await project.applied(selected)
+            _check_history(load_history(config.migrations_dir), applied)
+            keys = forwards_plan(
+                project.graph, _targets(project.graph, selected, target), set(applied)
+            )
+            steps = await _apply(project, keys, set(applied))
+        finally:
+            await _release(locks)
+        return MigrationReport(
+            applied=[str(s.migration) for s in steps], pending=[_label(k) for k in pending]
+        )
