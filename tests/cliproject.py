@@ -125,14 +125,14 @@ class CliProject:
         return Snapshot(tables, recorded, self.files())
 
     def files(self) -> dict[str, str]:
-        """Return every file under the migrations folder with its text."""
+        """Return every file under the migrations folder with its text (not the state cache)."""
         folder = self.root / "migrations"
         if not folder.is_dir():
             return {}
         return {
             str(p.relative_to(folder)): p.read_text(encoding="utf-8")
             for p in sorted(folder.rglob("*"))
-            if p.is_file()
+            if p.is_file() and ".march_cache" not in p.relative_to(folder).parts
         }
 
     def tables(self) -> set[str]:

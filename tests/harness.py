@@ -21,6 +21,7 @@ from tests.conftest import drop_pg_database, new_pg_database
 from tests.introspect import diff_schemas, introspect_postgres, introspect_sqlite
 from tortoise_march_ext import commands
 from tortoise_march_ext.config import MarchConfig
+from tortoise_march_ext.project import drift_check_suppressed
 
 _counter = itertools.count()
 
@@ -159,7 +160,8 @@ class Project:
 
 
 async def _generate(config: dict[str, Any]) -> None:
-    await Tortoise.init(config=config)
+    with drift_check_suppressed():
+        await Tortoise.init(config=config)
     try:
         await Tortoise.generate_schemas(safe=False)
     finally:

@@ -282,3 +282,21 @@ def test_postgres_round_trip(tmp_path: Path, pg_url: str) -> None:
     project.ok("migrate", "contacts", "0001")
     assert "nickname" not in project.snapshot().tables["contact"]
     assert project.recorded() == ["0001_initial"]
+
+
+def test_check_reports_drift_and_pending(initial: CliProject) -> None:
+    result = initial.run("check")
+    assert result.returncode == 0, show(result)
+    assert "No drift" in result.stdout, show(result)
+    result = initial.run("check", "--database")
+    assert result.returncode == 1, show(result)
+    assert "pending: contacts.0001_initial" in result.stdout, show(result)
+    initial.ok("migrate")
+    assert initial.run("check", "--database").returncode == 0
+    initial.add_contact_field(NICKNAME)
+    before = initial.snapshot()
+    result = initial.run("check")
+    assert result.returncode == 1, show(result)
+    assert "contacts.Contact: field nickname added" in result.stdout, show(result)
+    assert "makemigrations" in result.stdout, show(result)
+    assert initial.snapshot() == before

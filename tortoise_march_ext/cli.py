@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
     show.add_argument("app", nargs="?", metavar="APP")
 
+    check = verbs.add_parser("check", parents=[common], help="exit 1 if models drifted")
+    check.add_argument(
+        "--database", action="store_true", help="also report migrations not applied yet"
+    )
+
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP")
     sql.add_argument("name", metavar="NAME")
@@ -151,11 +156,30 @@ async def _sqlmigrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _check(args: argparse.Namespace) -> int:
+    report = await commands.check(
+        load_config(config=args.config, location=args.location), database=args.database
+    )
+    if not report.drifted:
+        _out("No drift: the models match the migration files.")
+        return EXIT_OK
+    for line in report.differences:
+        _out(f"- {line}")
+    for name in report.pending:
+        _out(f"- pending: {name}")
+    if report.differences:
+        _out("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
+    if report.pending:
+        _out("Run `python -m tortoise_march_ext migrate` to apply the pending migrations.")
+    return EXIT_FOUND
+
+
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "makemigrations": _makemigrations,
     "migrate": _migrate,
     "showmigrations": _showmigrations,
     "sqlmigrate": _sqlmigrate,
+    "check": _check,
 }
 
 

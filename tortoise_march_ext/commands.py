@@ -18,6 +18,7 @@ from .exceptions import GraphError, HistoryError, StateError
 from .files.writer import describe_operations, render_migration
 from .operations import AddField, AlterField, CreateModel, Operation
 from .project import Project, open_project
+from .runtime.drift import DriftReport
 from .schema.state import FieldState
 
 Key = tuple[str, str]
@@ -330,3 +331,12 @@ async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: boo
         if backwards:
             return executor.build_steps([key], set(before) | {key}, backwards=True)[0]
         return executor.build_steps([key], set(before), backwards=False)[0]
+
+
+# -- check ---------------------------------------------------------------------------------------
+async def check(config: MarchConfig, *, database: bool = False) -> DriftReport:
+    """Return how the models differ from the migration files (and, asked, what is pending)."""
+    from .runtime.drift import check as drift_check
+
+    async with open_project(config, load=False):
+        return await drift_check(config, database=database)

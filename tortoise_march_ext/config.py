@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,9 +101,10 @@ def find_pyproject(start: Path) -> Path | None:
     """Return the nearest pyproject.toml at or above ``start`` that has our section."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            if "tortoise_march_ext" in candidate.read_text(encoding="utf-8"):
-                return candidate
+        if candidate.is_file() and re.search(
+            r"^\s*\[\s*tool\.tortoise_march_ext\s*\]", candidate.read_text(encoding="utf-8"), re.M
+        ):
+            return candidate
     return None
 
 

@@ -1,0 +1,267 @@
+"""Runtime: the Tortoise.init drift check, the state cache, ensure_migrated, signals, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import Tortoise
+
+import tortoise_march_ext as march
+from tests.harness import Backend, Project
+from tests.scenarios import ID, model, models
+from tortoise_march_ext.config import load_config
+from tortoise_march_ext.exceptions import PendingMigrations
+from tortoise_march_ext.runtime import cache, drift
+from tortoise_march_ext.runtime.signals import SignalError
+
+V1 = models(model("Person", f"{ID}\nname = fields.CharField(max_length=50)"))
+V2 = models(
+    model("Person", f"{ID}\nname = fields.CharField(max_length=50)\nemail = fields.TextField()")
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A SQLite project with V1 migrated files (not applied), cwd inside it, wrapper installed."""
+    backend = Backend("sqlite", tmp_path)
+    proj = Project(tmp_path, backend)
+    proj.write_models({"app": V1})
+    proj.makemigrations()
+    (tmp_path / "pyproject.toml").write_text('[tool.tortoise_march_ext]\nlocation = "migrations"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TORTOISE_MARCH_ON_DRIFT", raising=False)
+    march.install()
+    return proj
+
+
+async def _close() -> None:
+    await Tortoise.close_connections()
+    await Tortoise._reset_apps()
+
+
+def in_tortoise(proj: Project, body: Callable[[], Awaitable[Any]], *, check: bool = True) -> Any:
+    """Run ``body`` between Tortoise.init and closing the connections, in one event loop."""
+
+    async def run() -> Any:
+        try:
+            if check:
+                await Tortoise.init(config=proj.tortoise_config())
+            else:
+                from tortoise_march_ext.project import drift_check_suppressed
+
+                with drift_check_suppressed():
+                    await Tortoise.init(config=proj.tortoise_config())
+            return await body()
+        finally:
+            await _close()
+
+    return asyncio.run(run())
+
+
+def init(proj: Project) -> list[warnings.WarningMessage]:
+    """Run Tortoise.init for the project's current models; return the drift warnings."""
+
+    async def run() -> None:
+        try:
+            await Tortoise.init(config=proj.tortoise_config())
+        finally:
+            await _close()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(run())
+    return [w for w in caught if issubclass(w.category, march.MarchDriftWarning)]
+
+
+def test_no_warning_when_models_match_the_files(project: Project) -> None:
+    assert init(project) == []
+
+
+def test_drift_warning_names_each_difference_and_the_fix(project: Project) -> None:
+    project.write_models({"app": V2})
+    caught = init(project)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "app.Person: field email added" in message
+    assert "makemigrations" in message
+
+
+def test_on_drift_error_raises_from_tortoise_init(project: Project, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.tortoise_march_ext]\nlocation = "migrations"\non_drift = "error"\n'
+    )
+    project.write_models({"app": V2})
+    with pytest.raises(march.MarchDriftError, match="field email added"):
+        init(project)
+
+
+def test_environment_overrides_on_drift(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORTOISE_MARCH_ON_DRIFT", "ignore")
+    project.write_models({"app": V2})
+    assert init(project) == []
+
+
+def test_drift_detected_signal_gets_the_report(project: Project) -> None:
+    seen: list[Any] = []
+
+    @march.signals.drift_detected
+    async def handler(*, report: drift.DriftReport, **_: Any) -> None:
+        seen.append(report)
+
+    try:
+        project.write_models({"app": V2})
+        init(project)
+    finally:
+        march.signals.drift_detected.disconnect(handler)
+    assert [r.differences for r in seen] == [["app.Person: field email added"]]
+
+
+def test_install_is_idempotent_and_keeps_the_signature() -> None:
+    march.uninstall()
+    original = Tortoise.init
+    signature = inspect.signature(original)
+    march.install()
+    wrapped = Tortoise.init
+    march.install()
+    assert Tortoise.init == wrapped
+    assert inspect.signature(Tortoise.init) == signature
+    assert drift.installed()
+    march.uninstall()
+    assert Tortoise.init == original
+    assert not drift.installed()
+    march.install()
+
+
+def test_defining_a_tracked_model_installs_the_wrapper() -> None:
+    march.uninstall()
+
+    class Meta(march.Meta):
+        pass
+
+    assert drift.installed()
+    del Meta
+
+
+def test_warm_cache_does_not_import_migrations(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert init(project) == []
+    assert (tmp_path / "migrations" / ".march_cache" / "history.pickle").is_file()
+    calls: list[Path] = []
+    real = cache.load_migrations
+
+    def counting(location: Path) -> Any:
+        calls.append(location)
+        return real(location)
+
+    monkeypatch.setattr(cache, "load_migrations", counting)
+    assert init(project) == []
+    assert calls == []
+    migration = next((tmp_path / "migrations" / "app").glob("0001_*.py"))
+    migration.write_text(migration.read_text() + "\n# edited\n")
+    assert init(project) == []
+    assert len(calls) == 1
+
+
+def test_check_reports_without_changing_anything(project: Project) -> None:
+    project.write_models({"app": V2})
+
+    report = in_tortoise(project, lambda: march.check(database=True), check=False)
+    assert report.differences == ["app.Person: field email added"]
+    assert report.pending == ["app.0001_initial"]
+    assert project.backend.execute(project.url, "SELECT name FROM sqlite_master") == []
+
+
+class QueryCounter:
+    """Count the statements a Tortoise client runs (the database still runs them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
+        self.count = 0
+        for name in ("execute_query", "execute_script", "execute_query_dict"):
+            real = getattr(client, name)
+            monkeypatch.setattr(client, name, self._counting(real))
+
+    def _counting(self, real: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await real(*args, **kwargs)
+
+        return wrapper
+
+
+def test_ensure_migrated_applies_once_then_takes_the_fast_path(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, str | None]] = []
+
+    @march.signals.pre_migrate
+    def before(*, migration: str | None, **_: Any) -> None:
+        events.append(("pre", migration))
+
+    @march.signals.post_migrate
+    async def after(*, migration: str | None, **_: Any) -> None:
+        events.append(("post", migration))
+
+    async def body() -> tuple[march.MigrationReport, march.MigrationReport, int]:
+        first = await march.ensure_migrated()
+        counter = QueryCounter(monkeypatch, Tortoise.get_connection("default"))
+        second = await march.ensure_migrated()
+        return first, second, counter.count
+
+    try:
+        first, second, queries = in_tortoise(project, body)
+    finally:
+        march.signals.pre_migrate.disconnect(before)
+        march.signals.post_migrate.disconnect(after)
+    assert first.applied == ["app.0001_initial"]
+    assert second.applied == [] and not second.changed
+    assert queries <= 2
+    assert events == [
+        ("pre", None),
+        ("pre", "app.0001_initial"),
+        ("post", "app.0001_initial"),
+        ("post", None),
+    ]
+    assert project.backend.execute(project.url, "SELECT count(*) FROM person") == [(0,)]
+
+
+def test_check_only_lists_pending_and_applies_nothing(project: Project) -> None:
+    with pytest.raises(PendingMigrations, match="app.0001_initial") as error:
+        in_tortoise(project, lambda: march.ensure_migrated(check_only=True))
+    assert error.value.pending == ["app.0001_initial"]
+    tables = "SELECT name FROM sqlite_master WHERE name = 'person'"
+    assert project.backend.execute(project.url, tables) == []
+
+
+def test_failing_signal_handler_fails_the_run_and_names_itself(project: Project) -> None:
+    def broken(**_: Any) -> None:
+        raise RuntimeError("boom")
+
+    march.signals.pre_migrate.connect(broken)
+
+    try:
+        with pytest.raises(SignalError, match="pre_migrate handler .*broken raised RuntimeError"):
+            in_tortoise(project, march.ensure_migrated)
+    finally:
+        march.signals.pre_migrate.disconnect(broken)
+    tables = "SELECT name FROM sqlite_master WHERE name = 'person'"
+    assert project.backend.execute(project.url, tables) == []
+
+
+def test_lifespan_initialises_migrates_and_closes(project: Project) -> None:
+    async def run() -> march.MigrationReport:
+        config = load_config(tortoise_config=project.tortoise_config())
+        async with march.lifespan(config) as report:
+            assert Tortoise.apps is not None
+        return report
+
+    report = asyncio.run(run())
+    assert report.applied == ["app.0001_initial"]
+    tables = "SELECT name FROM sqlite_master WHERE name = 'person'"
+    assert project.backend.execute(project.url, tables) == [("person",)]
