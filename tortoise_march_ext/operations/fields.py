@@ -16,11 +16,11 @@ from ..schema.state import (
 from .base import ModelOperation, Operation, sync_model
 
 
-def _fill(field: FieldState) -> dict[str, Any]:
-    """Return the value existing rows get when ``field`` becomes a NOT NULL column."""
+def _fill(field: FieldState, name: str) -> dict[str, Any]:
+    """Return ``{column: value}`` for the rows that need a value when ``field`` is NOT NULL."""
     if field.null or field.is_m2m or field.default is NOT_PROVIDED:
         return {}
-    return {"value": field.default}
+    return {field.column(name): field.default}
 
 
 class FieldOperation(ModelOperation):
@@ -32,6 +32,18 @@ class FieldOperation(ModelOperation):
     def target(self, app: str, state: ProjectState) -> ModelState:
         """Return the model this operation changes."""
         return state.get_model(app, self.model)
+
+    def same_field(self, other: Operation) -> bool:
+        """Return whether ``other`` works on the same field of the same model."""
+        return isinstance(other, FieldOperation) and (other.model, other.name) == (
+            self.model,
+            self.name,
+        )
+
+    def existing_field(self, app: str, state: ProjectState) -> FieldState | None:
+        """Return the field in ``state``, or None when the model or field is not there."""
+        model = state.models.get((app, self.model))
+        return model.get_field(self.name) if model and model.has_field(self.name) else None
 
 
 class AddField(FieldOperation):
@@ -51,11 +63,8 @@ class AddField(FieldOperation):
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
         """Fill existing rows with the field's static default."""
-        model = after.models.get((app, self.model))
-        if model is None or not model.has_field(self.name):
-            return {}
-        fill = _fill(self.field)
-        return {self.field.column(self.name): fill["value"]} if fill else {}
+        field = self.existing_field(app, after)
+        return _fill(field, self.name) if field else {}
 
     def describe(self) -> str:
         """Describe the operation."""
@@ -68,10 +77,7 @@ class AddField(FieldOperation):
 
     def reduce(self, other: Operation, app: str) -> list[Operation] | None:
         """Fold a following AlterField into this one and a RemoveField into nothing."""
-        if isinstance(other, FieldOperation) and (other.model, other.name) == (
-            self.model,
-            self.name,
-        ):
+        if self.same_field(other):
             if isinstance(other, AlterField):
                 return [AddField(self.model, self.name, other.field)]
             if isinstance(other, RemoveField):
@@ -99,12 +105,8 @@ class RemoveField(FieldOperation):
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
         """When undone, fill the restored column with the field's static default."""
-        model = after.models.get((app, self.model))
-        if model is None or not model.has_field(self.name):
-            return {}
-        field = model.get_field(self.name)
-        fill = _fill(field)
-        return {field.column(self.name): fill["value"]} if fill else {}
+        field = self.existing_field(app, after)
+        return _fill(field, self.name) if field else {}
 
     def describe(self) -> str:
         """Describe the operation."""
@@ -140,8 +142,7 @@ class AlterField(FieldOperation):
         """Fill NULLs with the static default when the field becomes NOT NULL."""
         old = before.get_model(app, self.model).get_field(self.name)
         new = after.get_model(app, self.model).get_field(self.name)
-        fill = _fill(new) if old.null and not new.null else {}
-        return {new.column(self.name): fill["value"]} if fill else {}
+        return _fill(new, self.name) if old.null and not new.null else {}
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
@@ -168,10 +169,7 @@ class AlterField(FieldOperation):
 
     def reduce(self, other: Operation, app: str) -> list[Operation] | None:
         """Keep only the last of consecutive AlterFields; fold a RemoveField into it."""
-        if isinstance(other, FieldOperation) and (other.model, other.name) == (
-            self.model,
-            self.name,
-        ):
+        if self.same_field(other):
             if isinstance(other, (AlterField, RemoveField)):
                 return [other]
         return None
