@@ -102,7 +102,7 @@ def find_pyproject(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file() and re.search(
-            r"^\s*\[\s*tool\.tortoise_march_ext\s*\]", candidate.read_text(encoding="utf-8"), re.M
+            r"^\s*\[\s*tool\.tortoise_march_ext\b", candidate.read_text(encoding="utf-8"), re.M
         ):
             return candidate
     return None

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from ..backends.base import SchemaEditor
 from ..exceptions import GraphError, MigrationFailed
 from ..files.loader import LoadedMigration
@@ -210,13 +212,28 @@ class Executor:
 
     @asynccontextmanager
     async def _transaction(self, client: Any, editor: SchemaEditor) -> AsyncIterator[Any]:
-        off = editor.fk_off_sql
-        if off:
-            await client.execute_script(off)
+        """Run the body in one transaction; its end is shielded from cancellation.
+
+        Tortoise's transaction context must always finish its ``__aexit__`` (rollback or commit,
+        returning the connection, resetting its context variable): a cancellation landing in
+        the middle of it would leave the application's connection unusable.
+        """
+        if editor.fk_off_sql:
+            with anyio.CancelScope(shield=True):
+                await client.execute_script(editor.fk_off_sql)
         try:
-            async with client._in_transaction() as conn:
+            context = client._in_transaction()
+            with anyio.CancelScope(shield=True):
+                conn = await context.__aenter__()
+            try:
                 yield conn
+            except BaseException as exc:
+                with anyio.CancelScope(shield=True):
+                    await context.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            with anyio.CancelScope(shield=True):
+                await context.__aexit__(None, None, None)
         finally:
-            on = editor.fk_on_sql
-            if on:
-                await client.execute_script(on)
+            if editor.fk_on_sql:
+                with anyio.CancelScope(shield=True):
+                    await client.execute_script(editor.fk_on_sql)

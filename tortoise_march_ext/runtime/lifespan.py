@@ -30,13 +30,20 @@ class lifespan:  # noqa: N801 - reads like the function-style lifespans it stand
         self.ensure_options = ensure_options
         self.report: MigrationReport | None = None
 
-    def __call__(self, app: Any = None) -> lifespan:
-        """Return a fresh context manager for one application run (ASGI lifespan factory)."""
-        return lifespan(self.config, tortoise_config=self.tortoise_config, **self.ensure_options)
+    def __call__(self, app: Any = None) -> _AppLifespan:
+        """Return a fresh context manager for one application run (ASGI lifespan factory).
+
+        It yields no state: Starlette and FastAPI treat what a lifespan yields as app state.
+        """
+        return _AppLifespan(
+            lifespan(self.config, tortoise_config=self.tortoise_config, **self.ensure_options)
+        )
 
     async def __aenter__(self) -> MigrationReport:
         config = self.config or load_config(tortoise_config=self.tortoise_config)
-        await Tortoise.init(config=config.load_tortoise_config())
+        # The server runs the lifespan and the requests in different tasks: make the Tortoise
+        # context global, as tortoise.contrib's RegisterTortoise does.
+        await Tortoise.init(config=config.load_tortoise_config(), _enable_global_fallback=True)
         try:
             self.report = await ensure_migrated(config, **self.ensure_options)
         except BaseException:
@@ -51,3 +58,21 @@ class lifespan:  # noqa: N801 - reads like the function-style lifespans it stand
         traceback: TracebackType | None,
     ) -> None:
         await Tortoise.close_connections()
+
+
+class _AppLifespan:
+    """The per-application context an ASGI server enters; yields no state."""
+
+    def __init__(self, inner: lifespan) -> None:
+        self.inner = inner
+
+    async def __aenter__(self) -> None:
+        await self.inner.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.inner.__aexit__(exc_type, exc, traceback)
