@@ -606,8 +606,18 @@ flag = fields.BooleanField(db_default=True)
         [
             Step(
                 {
-                    "left": models(model("Lhs", f'{ID}\nright = fields.ForeignKeyField("right.Rhs", related_name="lefts", null=True)')),
-                    "right": models(model("Rhs", f'{ID}\nleft = fields.ForeignKeyField("left.Lhs", related_name="rights")')),
+                    "left": models(
+                        model(
+                            "Lhs",
+                            f'{ID}\nright = fields.ForeignKeyField("right.Rhs", related_name="lefts", null=True)',
+                        )
+                    ),
+                    "right": models(
+                        model(
+                            "Rhs",
+                            f'{ID}\nleft = fields.ForeignKeyField("left.Lhs", related_name="rights")',
+                        )
+                    ),
                 },
                 fks={"lhs": {("right_id", "rhs")}, "rhs": {("left_id", "lhs")}},
             ),
@@ -618,13 +628,26 @@ flag = fields.BooleanField(db_default=True)
         [
             one(
                 model("Owner", "id = fields.IntField(primary_key=True)"),
-                model("Car", f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")'),
-                rows=["INSERT INTO owner (id) VALUES (1)", "INSERT INTO car (id, owner_id) VALUES (1, 1)", "INSERT INTO car_owner (car_id, owner_id) VALUES (1, 1)"],
+                model(
+                    "Car",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")',
+                ),
+                rows=[
+                    "INSERT INTO owner (id) VALUES (1)",
+                    "INSERT INTO car (id, owner_id) VALUES (1, 1)",
+                    "INSERT INTO car_owner (car_id, owner_id) VALUES (1, 1)",
+                ],
             ),
             one(
                 model("Owner", "id = fields.BigIntField(primary_key=True)"),
-                model("Car", f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")'),
-                expect={"SELECT car_id, owner_id FROM car_owner": [(1, 1)], "SELECT owner_id FROM car": [(1,)]},
+                model(
+                    "Car",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Owner", related_name="cars")\nco = fields.ManyToManyField("app.Owner", related_name="co_cars")',
+                ),
+                expect={
+                    "SELECT car_id, owner_id FROM car_owner": [(1, 1)],
+                    "SELECT owner_id FROM car": [(1,)],
+                },
             ),
         ],
     ),
@@ -634,8 +657,14 @@ flag = fields.BooleanField(db_default=True)
             one(PERSON, model("Club", f"{ID}\nname = fields.CharField(max_length=20)")),
             one(
                 PERSON,
-                model("Club", f'{ID}\nname = fields.CharField(max_length=20)\nmembers = fields.ManyToManyField("app.Person", related_name="clubs", through="membership", forward_key="person_id", backward_key="club_id")'),
-                model("Membership", f'{ID}\nclub = fields.ForeignKeyField("app.Club", related_name="memberships")\nperson = fields.ForeignKeyField("app.Person", related_name="memberships")\nsince = fields.DateField(null=True)'),
+                model(
+                    "Club",
+                    f'{ID}\nname = fields.CharField(max_length=20)\nmembers = fields.ManyToManyField("app.Person", related_name="clubs", through="membership", forward_key="person_id", backward_key="club_id")',
+                ),
+                model(
+                    "Membership",
+                    f'{ID}\nclub = fields.ForeignKeyField("app.Club", related_name="memberships")\nperson = fields.ForeignKeyField("app.Person", related_name="memberships")\nsince = fields.DateField(null=True)',
+                ),
             ),
         ],
     ),

@@ -31,7 +31,7 @@ def contact_operations() -> list[migrations.Operation]:
 
 def every_value_operations() -> list[migrations.Operation]:
     values = {
-        "text": "it's \"quoted\"\nnew line\\ and tab\t",
+        "text": 'it\'s "quoted"\nnew line\\ and tab\t',
         "number": -3,
         "ratio": 2.5,
         "flag": True,
@@ -117,4 +117,4 @@ def test_checksum_ignores_comments_and_formatting_but_not_code() -> None:
     source = render(contact_operations())
     reformatted = source.replace("    operations = (", "    # a comment\n    operations = (  ")
     assert checksum(source) == checksum(reformatted)
-    assert checksum(source) != checksum(source.replace('max_length=100', 'max_length=101'))
+    assert checksum(source) != checksum(source.replace("max_length=100", "max_length=101"))
