@@ -90,11 +90,16 @@ class CliProject:
         return env
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run ``python -m tortoise_march_ext ARGS`` in the project folder."""
+        """Run ``python -m tortoise_march_ext ARGS`` in the project folder (empty stdin)."""
+        return self.answer("", *args, **env)
+
+    def answer(self, stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run the CLI with ``stdin`` piped in (the answers to its questions)."""
         return subprocess.run(
             [sys.executable, "-m", "tortoise_march_ext", *args],
             cwd=self.root,
             env=self.env(**env),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

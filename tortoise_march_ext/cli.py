@@ -33,6 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--check", action="store_true", help="write nothing; exit 1 if changes")
     make.add_argument("--dry-run", action="store_true", help="print the files instead")
     make.add_argument("--noinput", "--no-input", action="store_true", help="never ask")
+    make.add_argument(
+        "--rename-field",
+        action="append",
+        metavar="APP.Model.old=new",
+        help="treat this field as renamed (repeatable)",
+    )
+    make.add_argument(
+        "--rename-model",
+        action="append",
+        metavar="APP.Old=New",
+        help="treat this model as renamed (repeatable)",
+    )
+    make.add_argument(
+        "--no-renames", action="store_true", help="never rename: remove and add instead"
+    )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
     mig.add_argument("app", nargs="?", metavar="APP")
@@ -86,6 +101,12 @@ async def _makemigrations(args: argparse.Namespace) -> int:
         empty=args.empty,
         check=args.check,
         dry_run=args.dry_run,
+        questioner=commands.make_questioner(
+            noinput=args.noinput,
+            rename_fields=args.rename_field,
+            rename_models=args.rename_model,
+            no_renames=args.no_renames,
+        ),
     )
     if result.message:
         _out(result.message)

@@ -6,12 +6,19 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from .autodetect.autodetector import Changes, detect_changes
 from .autodetect.optimizer import optimize
-from .autodetect.questioner import Questioner
+from .autodetect.questioner import (
+    InteractiveQuestioner,
+    NoInputQuestioner,
+    Questioner,
+    RenameHints,
+)
 from .config import MarchConfig
 from .engine.executor import Step, backwards_plan, forwards_plan, replay
 from .exceptions import GraphError, HistoryError, StateError
@@ -72,6 +79,22 @@ class ShowEntry:
 
 
 # -- makemigrations ------------------------------------------------------------------------------
+def make_questioner(
+    *,
+    noinput: bool = False,
+    rename_fields: list[str] | None = None,
+    rename_models: list[str] | None = None,
+    no_renames: bool = False,
+    input: TextIO | None = None,
+    output: TextIO | None = None,
+) -> Questioner:
+    """Return the questioner the CLI flags ask for (stdin/stdout unless given)."""
+    hints = RenameHints.parse(rename_fields, rename_models, no_renames)
+    if noinput:
+        return NoInputQuestioner(hints)
+    return InteractiveQuestioner(input or sys.stdin, output or sys.stdout, hints)
+
+
 def suggest_name(operations: list[Operation], initial: bool) -> str:
     """Return a migration name derived from its operations (Django's rule, without timestamps)."""
     if initial:

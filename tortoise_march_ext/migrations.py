@@ -21,7 +21,9 @@ from .operations import (
     RemoveConstraint,
     RemoveField,
     RemoveIndex,
+    RenameConstraint,
     RenameField,
+    RenameIndex,
     RenameModel,
     RunSQL,
 )
@@ -41,7 +43,9 @@ __all__ = [
     "RemoveConstraint",
     "RemoveField",
     "RemoveIndex",
+    "RenameConstraint",
     "RenameField",
+    "RenameIndex",
     "RenameModel",
     "RunSQL",
 ]

@@ -3,7 +3,9 @@
 It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
 always give the same operations in the same order:
 
-1. indexes/constraints/unique groups that go away (before their fields do), then tables renamed;
+0. models renamed (asked), so the rest of the diff sees them under their new names;
+1. indexes/constraints/unique groups that go away (before their fields do; named ones that only
+   changed name are renamed, when confirmed), then tables renamed;
 2. models created, ordered so referenced tables exist first; relations closing a cycle are
    deferred to AddField after every table exists;
 3. fields removed, added, altered; deferred relations;
@@ -13,7 +15,8 @@ always give the same operations in the same order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..operations import (
     AddConstraint,
@@ -29,9 +32,12 @@ from ..operations import (
     RemoveConstraint,
     RemoveField,
     RemoveIndex,
+    RenameConstraint,
     RenameField,
+    RenameIndex,
+    RenameModel,
 )
-from ..schema.state import FieldState, ModelState, ProjectState
+from ..schema.state import NOT_PROVIDED, FieldState, ModelState, ProjectState
 from ..schema.tables import index_name
 from .questioner import Questioner
 
@@ -63,6 +69,7 @@ class Autodetector:
 
     def changes_for(self, apps: set[str]) -> Changes:
         """Return the operations that turn ``old`` into ``new`` for ``apps``."""
+        self.generate_renamed_models(apps)
         old_keys = {k for k in self.old.models if k[0] in apps}
         new_keys = {k for k in self.new.models if k[0] in apps}
         kept = sorted(old_keys & new_keys)
@@ -77,6 +84,25 @@ class Autodetector:
         self.generate_deleted_models(sorted(old_keys - new_keys))
         self.generate_added_options(kept)
         return self.changes
+
+    # -- 0. renamed models -------------------------------------------------------------------
+    def generate_renamed_models(self, apps: set[str]) -> None:
+        """Emit RenameModel for a removed and an added model with the same fields, if confirmed."""
+        removed = sorted(k for k in self.old.models if k[0] in apps and k not in self.new.models)
+        added = sorted(k for k in self.new.models if k[0] in apps and k not in self.old.models)
+        for app, new_name in added:
+            for old_app, old_name in removed:
+                if old_app != app or (app, old_name) not in self.old.models:
+                    continue
+                old, new = self.old.models[(app, old_name)], self.new.models[(app, new_name)]
+                if _same_model(old, new) and self.questioner.ask_rename_model(
+                    app, old_name, new_name
+                ):
+                    operation = RenameModel(old_name=old_name, new_name=new_name)
+                    self.old = self.old.clone()
+                    operation.state_forwards(app, self.old)
+                    self.changes.add(app, operation)
+                    break
 
     # -- 1. tables and options that go away -------------------------------------------------
     def generate_altered_tables(self, kept: list[Key]) -> None:
@@ -95,14 +121,26 @@ class Autodetector:
             remaining = tuple(g for g in old.unique_together if g in new.unique_together)
             if remaining != old.unique_together:
                 self.changes.add(app, AlterUniqueTogether(model=name, unique_together=remaining))
-            for index in sorted(
-                set(old.indexes) - set(new.indexes), key=lambda i: index_name(old, i)
-            ):
+            gone_indexes = self._renamed(app, name, old.indexes, new.indexes, "index")
+            for index in sorted(gone_indexes, key=lambda i: index_name(old, i)):
                 self.changes.add(app, RemoveIndex(model=name, name=index_name(old, index)))
-            new_constraints = set(new.constraints)
-            for constraint in sorted(old.constraints, key=lambda c: c.name):
-                if constraint not in new_constraints:
-                    self.changes.add(app, RemoveConstraint(model=name, name=constraint.name))
+            gone = self._renamed(app, name, old.constraints, new.constraints, "constraint")
+            for constraint in sorted(gone, key=lambda c: c.name):
+                self.changes.add(app, RemoveConstraint(model=name, name=constraint.name))
+
+    def _renamed(self, app: str, model: str, old: Any, new: Any, kind: str) -> list[Any]:
+        """Emit renames of named indexes/constraints; return the old ones that really go away."""
+        gone = [item for item in old if item not in set(new)]
+        for item in sorted((i for i in new if i not in set(old) and i.name), key=lambda i: i.name):
+            match = next((g for g in gone if g.name and replace(g, name=item.name) == item), None)
+            if match and self.questioner.ask_rename_index(app, model, match.name, item.name, kind):
+                gone.remove(match)
+                op = RenameIndex if kind == "index" else RenameConstraint
+                self.changes.add(app, op(model=model, old_name=match.name, new_name=item.name))
+                self.old.put_model(
+                    _renamed_option(self.old.models[(app, model)], kind, match, item)
+                )
+        return gone
 
     # -- 2. created models ------------------------------------------------------------------
     def generate_created_models(self, created: list[Key]) -> None:
@@ -176,12 +214,26 @@ class Autodetector:
             self.changes.add(app, RemoveField(model=name, name=field_name))
         for field_name in added:
             state = new_fields[field_name]
-            self.changes.add(app, AddField(model=name, name=field_name, field=state))
+            fill = self._one_off(app, name, field_name, state, "is NOT NULL without a default")
+            self.changes.add(app, AddField(model=name, name=field_name, field=state, fill=fill))
         for field_name in new_fields:
             before = old_fields.get(dict((n, o) for o, n in renamed).get(field_name, field_name))
             if before is not None and before != new_fields[field_name]:
                 state = new_fields[field_name]
-                self.changes.add(app, AlterField(model=name, name=field_name, field=state))
+                fill = NOT_PROVIDED
+                if before.null and not state.null:
+                    fill = self._one_off(app, name, field_name, state, "becomes NOT NULL")
+                self.changes.add(
+                    app, AlterField(model=name, name=field_name, field=state, fill=fill)
+                )
+
+    def _one_off(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
+        """Ask for the value existing rows get when nothing else gives them one."""
+        if state.null or state.is_m2m or state.generated:
+            return NOT_PROVIDED
+        if state.default is not NOT_PROVIDED or state.db_default is not NOT_PROVIDED:
+            return NOT_PROVIDED
+        return self.questioner.ask_fill(app, model, name, state, why)
 
     def _renamed_fields(
         self,
@@ -198,7 +250,7 @@ class Autodetector:
                     continue
                 if _same_but_column(old_fields[old_name], new_fields[new_name], old_name, new_name):
                     if self.questioner.ask_rename_field(
-                        model.name, old_name, new_name, new_fields[new_name]
+                        model.app, model.name, old_name, new_name, new_fields[new_name]
                     ):
                         renamed.append((old_name, new_name))
                         break
@@ -243,6 +295,23 @@ class Autodetector:
             for constraint in sorted(new.constraints, key=lambda c: c.name):
                 if constraint not in old_constraints:
                     self.changes.add(app, AddConstraint(model=name, constraint=constraint))
+
+
+def _same_model(old: ModelState, new: ModelState) -> bool:
+    """Return whether two models have the same fields (a self-reference counts as the same)."""
+
+    def normal(model: ModelState) -> tuple[tuple[str, FieldState], ...]:
+        return tuple(
+            (n, f.with_changes(to="self") if f.to == model.label else f) for n, f in model.fields
+        )
+
+    return normal(old) == normal(new)
+
+
+def _renamed_option(model: ModelState, kind: str, old: Any, new: Any) -> ModelState:
+    if kind == "index":
+        return model.with_changes(indexes=tuple(new if i == old else i for i in model.indexes))
+    return model.with_changes(constraints=tuple(new if c == old else c for c in model.constraints))
 
 
 def _key(label: str | None) -> Key:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from .base import ModelOperation, Operation
 from .fields import AddField, AlterField, RemoveField, RenameField
-from .indexes import AddConstraint, AddIndex, AlterUniqueTogether, RemoveConstraint, RemoveIndex
+from .indexes import (
+    AddConstraint,
+    AddIndex,
+    AlterUniqueTogether,
+    RemoveConstraint,
+    RemoveIndex,
+    RenameConstraint,
+    RenameIndex,
+)
 from .models import (
     AlterModelDescription,
     AlterModelTable,
@@ -29,7 +37,9 @@ __all__ = [
     "RemoveConstraint",
     "RemoveField",
     "RemoveIndex",
+    "RenameConstraint",
     "RenameField",
+    "RenameIndex",
     "RenameModel",
     "RunSQL",
 ]

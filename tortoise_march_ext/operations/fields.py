@@ -16,11 +16,18 @@ from ..schema.state import (
 from .base import ModelOperation, Operation, sync_model
 
 
-def _fill(field: FieldState, name: str) -> dict[str, Any]:
+def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str, Any]:
     """Return ``{column: value}`` for the rows that need a value when ``field`` is NOT NULL."""
-    if field.null or field.is_m2m or field.default is NOT_PROVIDED:
+    value = one_off if one_off is not NOT_PROVIDED else field.default
+    if field.null or field.is_m2m or value is NOT_PROVIDED:
         return {}
-    return {field.column(name): field.default}
+    return {field.column(name): value}
+
+
+def _with_fill(kwargs: dict[str, Any], fill: Any) -> dict[str, Any]:
+    if fill is not NOT_PROVIDED:
+        kwargs["fill"] = fill
+    return kwargs
 
 
 class FieldOperation(ModelOperation):
@@ -47,12 +54,19 @@ class FieldOperation(ModelOperation):
 
 
 class AddField(FieldOperation):
-    """Add a field; existing rows get its static default when the column is NOT NULL."""
+    """Add a field; existing rows get ``fill`` (a one-off value) or the field's static default."""
 
-    def __init__(self, model: str, name: str, field: FieldState) -> None:
+    def __init__(self, model: str, name: str, field: FieldState, fill: Any = NOT_PROVIDED) -> None:
         self.model = model
         self.name = name
         self.field = field
+        self.fill = fill
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; ``fill`` only when given."""
+        return type(self).__name__, _with_fill(
+            {"model": self.model, "name": self.name, "field": self.field}, self.fill
+        )
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the field."""
@@ -62,9 +76,9 @@ class AddField(FieldOperation):
         state.put_model(model.with_field(self.name, self.field))
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
-        """Fill existing rows with the field's static default."""
+        """Fill existing rows with the one-off value or the field's static default."""
         field = self.existing_field(app, after)
-        return _fill(field, self.name) if field else {}
+        return _fill(field, self.name, self.fill) if field else {}
 
     def describe(self) -> str:
         """Describe the operation."""
@@ -79,7 +93,7 @@ class AddField(FieldOperation):
         """Fold a following AlterField into this one and a RemoveField into nothing."""
         if self.same_field(other):
             if isinstance(other, AlterField):
-                return [AddField(self.model, self.name, other.field)]
+                return [AddField(self.model, self.name, other.field, self.fill)]
             if isinstance(other, RemoveField):
                 return []
         return None
@@ -119,12 +133,19 @@ class RemoveField(FieldOperation):
 
 
 class AlterField(FieldOperation):
-    """Change a field's definition; NULLs get the static default when it becomes NOT NULL."""
+    """Change a field's definition; NULLs get ``fill`` or the default when it becomes NOT NULL."""
 
-    def __init__(self, model: str, name: str, field: FieldState) -> None:
+    def __init__(self, model: str, name: str, field: FieldState, fill: Any = NOT_PROVIDED) -> None:
         self.model = model
         self.name = name
         self.field = field
+        self.fill = fill
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; ``fill`` only when given."""
+        return type(self).__name__, _with_fill(
+            {"model": self.model, "name": self.name, "field": self.field}, self.fill
+        )
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Replace the field."""
@@ -142,7 +163,7 @@ class AlterField(FieldOperation):
         """Fill NULLs with the static default when the field becomes NOT NULL."""
         old = before.get_model(app, self.model).get_field(self.name)
         new = after.get_model(app, self.model).get_field(self.name)
-        return _fill(new, self.name) if old.null and not new.null else {}
+        return _fill(new, self.name, self.fill) if old.null and not new.null else {}
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState

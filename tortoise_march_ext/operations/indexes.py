@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..exceptions import StateError
 from ..schema.state import ConstraintState, IndexState, ProjectState
@@ -136,3 +137,68 @@ class AlterUniqueTogether(ModelOperation):
     def name_fragment(self) -> str:
         """Return ``alter_<model>_unique_together``."""
         return f"alter_{self.model.lower()}_unique_together"
+
+
+class RenameIndex(ModelOperation):
+    """Rename a named index; its definition is kept."""
+
+    def __init__(self, model: str, old_name: str, new_name: str) -> None:
+        self.model = model
+        self.old_name = old_name
+        self.new_name = new_name
+
+    def names(self) -> tuple[str, str]:
+        """Return the model name."""
+        return self.model, self.model
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Rename the index."""
+        model = state.get_model(app, self.model)
+        if not any(i.name == self.old_name for i in model.indexes):
+            raise StateError(f"{model.label} has no index named {self.old_name!r}")
+        indexes = tuple(
+            replace(i, name=self.new_name) if i.name == self.old_name else i for i in model.indexes
+        )
+        state.put_model(model.with_changes(indexes=indexes))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename index {self.old_name} on {self.model} to {self.new_name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``rename_<old>_<new>``."""
+        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"
+
+
+class RenameConstraint(ModelOperation):
+    """Rename a constraint; its definition is kept."""
+
+    def __init__(self, model: str, old_name: str, new_name: str) -> None:
+        self.model = model
+        self.old_name = old_name
+        self.new_name = new_name
+
+    def names(self) -> tuple[str, str]:
+        """Return the model name."""
+        return self.model, self.model
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Rename the constraint."""
+        model = state.get_model(app, self.model)
+        if not any(c.name == self.old_name for c in model.constraints):
+            raise StateError(f"{model.label} has no constraint {self.old_name!r}")
+        constraints = tuple(
+            replace(c, name=self.new_name) if c.name == self.old_name else c
+            for c in model.constraints
+        )
+        state.put_model(model.with_changes(constraints=constraints))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename constraint {self.old_name} on {self.model} to {self.new_name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``rename_<old>_<new>``."""
+        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"

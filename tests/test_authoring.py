@@ -1,0 +1,143 @@
+"""Authoring: rename questions, explicit rename flags, one-off defaults (issue: authoring)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tests.cliproject import make_project
+from tests.conftest import require_postgres
+from tests.harness import Backend, Project
+from tests.scenarios import ID, model, models
+from tortoise_march_ext import commands, migrations
+from tortoise_march_ext.autodetect.questioner import QuestionAborted
+
+PERSON = model("Person", f"{ID}\nphone = fields.CharField(max_length=20)")
+PERSON_RENAMED = model("Person", f"{ID}\nmobile = fields.CharField(max_length=20)")
+PET = model("Pet", f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")')
+
+
+def answers(text: str) -> commands.Questioner:
+    return commands.make_questioner(input=io.StringIO(text), output=io.StringIO())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+    if request.param == "postgres":
+        require_postgres()
+    backend = Backend(request.param, tmp_path)
+    request.addfinalizer(backend.cleanup)
+    proj = Project(tmp_path, backend)
+    proj.write_models({"app": models(PERSON, PET)})
+    proj.makemigrations()
+    proj.migrate()
+    backend.execute(proj.url, "INSERT INTO person (id, phone) VALUES (1, '555')")
+    backend.execute(proj.url, "INSERT INTO pet (id, owner_id) VALUES (7, 1)")
+    return proj
+
+
+def only_operations(result: commands.MakeMigrationsResult) -> list[migrations.Operation]:
+    assert len(result.migrations) == 1
+    return result.migrations[0].operations
+
+
+def test_confirmed_field_rename_keeps_the_rows(project: Project) -> None:
+    project.write_models({"app": models(PERSON_RENAMED, PET)})
+    ops = only_operations(project.makemigrations(questioner=answers("y\n")))
+    assert ops == [migrations.RenameField(model="Person", old_name="phone", new_name="mobile")]
+    project.migrate()
+    assert project.backend.execute(project.url, "SELECT id, mobile FROM person") == [(1, "555")]
+    assert project.makemigrations().changed is False
+
+
+def test_refused_rename_is_remove_and_add(project: Project) -> None:
+    project.write_models({"app": models(PERSON_RENAMED, PET)})
+    ops = only_operations(project.makemigrations(questioner=answers("n\n1\n'none'\n")))
+    assert [type(op).__name__ for op in ops] == ["RemoveField", "AddField"]
+    assert ops[1].fill == "none"  # type: ignore[attr-defined]
+    project.migrate()
+    assert project.backend.execute(project.url, "SELECT id, mobile FROM person") == [(1, "none")]
+
+
+def test_confirmed_model_rename_keeps_rows_and_foreign_keys(project: Project) -> None:
+    contact = model("Contact", f"{ID}\nphone = fields.CharField(max_length=20)")
+    pet = PET.replace("app.Person", "app.Contact")
+    project.write_models({"app": models(contact, pet)})
+    ops = only_operations(project.makemigrations(questioner=answers("y\n")))
+    assert ops == [
+        migrations.RenameModel(old_name="Person", new_name="Contact"),
+        migrations.AlterModelTable(name="Contact", table="contact"),
+    ]
+    project.migrate()
+    assert project.backend.execute(project.url, "SELECT id, phone FROM contact") == [(1, "555")]
+    joined = "SELECT pet.id, contact.phone FROM pet JOIN contact ON contact.id = pet.owner_id"
+    assert project.backend.execute(project.url, joined) == [(7, "555")]
+    project.migrate("app", "0001")
+    assert project.backend.execute(project.url, "SELECT id, phone FROM person") == [(1, "555")]
+
+
+def test_one_off_default_fills_existing_rows_only(project: Project) -> None:
+    grown = model(
+        "Person", f"{ID}\nphone = fields.CharField(max_length=20)\nage = fields.IntField()"
+    )
+    project.write_models({"app": models(grown, PET)})
+    output = io.StringIO()
+    questioner = commands.make_questioner(
+        input=io.StringIO("3\n1\nnot python\n42\n"), output=output
+    )
+    ops = only_operations(project.makemigrations(questioner=questioner))
+    assert "app.Person.age is NOT NULL without a default" in output.getvalue()
+    assert "is not a Python literal" in output.getvalue()
+    assert ops == [
+        migrations.AddField(model="Person", name="age", field=ops[0].field, fill=42)  # type: ignore[attr-defined]
+    ]
+    project.migrate()
+    assert project.backend.execute(project.url, "SELECT id, age FROM person") == [(1, 42)]
+    assert project.schema() == project.reference_schema()
+
+
+def test_noinput_fails_on_an_undecided_rename_and_flags_decide(project: Project) -> None:
+    project.write_models({"app": models(PERSON_RENAMED, PET)})
+    with pytest.raises(QuestionAborted, match="--rename-field"):
+        project.makemigrations(questioner=commands.make_questioner(noinput=True))
+    flagged = commands.make_questioner(noinput=True, rename_fields=["app.Person.phone=mobile"])
+    ops = only_operations(project.makemigrations(questioner=flagged, dry_run=True))
+    assert [type(op).__name__ for op in ops] == ["RenameField"]
+    no_renames = commands.make_questioner(noinput=True, no_renames=True)
+    with pytest.raises(QuestionAborted, match="existing rows need a value"):
+        project.makemigrations(questioner=no_renames)
+
+
+def test_named_index_rename_is_asked(project: Project) -> None:
+    indexed = model(
+        "Person",
+        f"{ID}\nphone = fields.CharField(max_length=20)",
+        'indexes = (Index(fields=["phone"], name="person_phone_idx"),)',
+    )
+    project.write_models({"app": models(indexed, PET)})
+    project.makemigrations()
+    project.migrate()
+    project.write_models({"app": models(indexed.replace("person_phone_idx", "phone_idx"), PET)})
+    ops = only_operations(project.makemigrations(questioner=answers("y\n")))
+    assert ops == [
+        migrations.RenameIndex(model="Person", old_name="person_phone_idx", new_name="phone_idx")
+    ]
+    project.migrate()
+    assert project.schema() == project.reference_schema()
+
+
+def test_cli_reads_answers_from_a_pipe_and_stops_at_end_of_input(tmp_path: Path) -> None:
+    cli = make_project(tmp_path)
+    cli.ok("makemigrations")
+    cli.replace_in(cli.models_py, "label = fields.CharField", "title = fields.CharField")
+    before = cli.files()
+    ended = cli.answer("", "makemigrations")
+    assert ended.returncode == 2, ended.stderr
+    assert "contacts.Tag.label -> title" in ended.stderr and "--rename-field" in ended.stderr
+    assert cli.files() == before
+    piped = cli.answer("y\n", "makemigrations")
+    assert piped.returncode == 0, piped.stderr
+    assert "Did you rename contacts.Tag.label to title (CharField)? [y/N]" in piped.stdout
+    assert "Rename field label on Tag to title" in piped.stdout
