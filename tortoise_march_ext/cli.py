@@ -121,7 +121,7 @@ def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
             for operation, statements in step.statements:
                 _out(f"-- {operation.describe()}")
                 for statement in statements:
-                    _out(statement)
+                    _out(str(statement))
         else:
             _out(f"{step.describe()}")
             for operation, _ in step.statements:
@@ -173,7 +173,7 @@ async def _sqlmigrate(args: argparse.Namespace) -> int:
     )
     for _, statements in step.statements:
         for statement in statements:
-            _out(statement)
+            _out(str(statement))
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from .autodetect.questioner import (
 from .config import MarchConfig
 from .engine.executor import Step, backwards_plan, forwards_plan, replay
 from .exceptions import GraphError, HistoryError, StateError
-from .files.writer import describe_operations, render_migration
+from .files.writer import data_migration_stub, describe_operations, render_migration
 from .operations import AddField, AlterField, CreateModel, Operation
 from .project import Project, open_project
 from .runtime.drift import DriftReport
@@ -200,9 +200,14 @@ def _dependencies(project: Project, unit: _Unit, written: list[_Unit]) -> list[K
     return list(dict.fromkeys(deps))
 
 
-def _render(project: Project, unit: _Unit, deps: list[Key], initial: bool) -> NewMigration:
+def _render(
+    project: Project, unit: _Unit, deps: list[Key], initial: bool, empty: bool
+) -> NewMigration:
     ops = unit.operations
-    source = render_migration(describe_operations(ops), deps, ops, initial=initial)
+    if empty:
+        source = data_migration_stub(deps, initial=initial)
+    else:
+        source = render_migration(describe_operations(ops), deps, ops, initial=initial)
     path = project.config.migrations_dir / unit.app / f"{unit.name}.py"
     return NewMigration(unit.app, unit.name, path, ops, source)
 
@@ -249,7 +254,7 @@ async def makemigrations(
             deps = _dependencies(project, unit, written)
             unit.name = f"{number:04d}_{label}"
             written.append(unit)
-            result.migrations.append(_render(project, unit, deps, initial))
+            result.migrations.append(_render(project, unit, deps, initial, empty))
         if not result.migrations:
             result.message = "No changes detected"
         elif not (check or dry_run):

@@ -25,6 +25,7 @@ from .operations import (
     RenameField,
     RenameIndex,
     RenameModel,
+    RunPython,
     RunSQL,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "RenameField",
     "RenameIndex",
     "RenameModel",
+    "RunPython",
     "RunSQL",
 ]
 

@@ -95,7 +95,7 @@ class Project:
 
     def executor(self) -> Executor:
         """Return an executor bound to this project's connections."""
-        return Executor(self.graph, self.editor, self.client, self.recorder)
+        return Executor(self.graph, self.editor, self.client, self.recorder, self.connection_name)
 
     async def applied(self, apps: Iterable[str] | None = None) -> dict[Key, Any]:
         """Return the recorder rows of every connection, for the apps that live on it."""

@@ -88,11 +88,13 @@ class Executor:
         editor_for: Callable[[str], SchemaEditor],
         client_for: Callable[[str], Any] | None = None,
         recorder_for: Callable[[str], Recorder] | None = None,
+        connection_for: Callable[[str], str] = lambda app: "default",
     ) -> None:
         self.graph = graph
         self.editor_for = editor_for
         self.client_for = client_for
         self.recorder_for = recorder_for
+        self.connection_for = connection_for
 
     def build_steps(self, keys: list[Key], applied: set[Key], *, backwards: bool) -> list[Step]:
         """Return the steps of a plan with their statements, checking reversibility first."""
@@ -189,7 +191,7 @@ class Executor:
                     raise MigrationFailed(
                         f"{step.describe().lower()} failed at '{operation.describe()}': "
                         f"{type(exc).__name__}: {one_line(str(exc))} "
-                        f"(statement: {one_line(sql, 300)}); nothing of this migration was "
+                        f"(statement: {one_line(str(sql), 300)}); nothing of this migration was "
                         "kept: fix it and run migrate again",
                         migration=str(step.migration),
                         statement=sql,
@@ -203,7 +205,10 @@ class Executor:
                     migration=str(step.migration),
                 )
 
-    async def _statement(self, conn: Any, editor: SchemaEditor, sql: str) -> None:
+    async def _statement(self, conn: Any, editor: SchemaEditor, sql: Any) -> None:
+        if not isinstance(sql, str):
+            await sql.run(conn, self.connection_for)
+            return
         if editor.scripts_keep_transaction:
             await conn.execute_script(sql)
             return

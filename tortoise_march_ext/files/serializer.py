@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import types
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ class Imports:
 Builder = Callable[[Any, Imports], cst.BaseExpression]
 
 
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function defined in the migration module itself, written as its bare name."""
+
+    name: str
+
+
 def _attr(dotted: str) -> cst.BaseExpression:
     head, *rest = dotted.split(".")
     node: cst.BaseExpression = cst.Name(head)
@@ -66,6 +74,15 @@ def _string(text: str, *, ascii_only: bool = False) -> cst.SimpleString:
         else:
             out.append(ch)
     return cst.SimpleString(quote + "".join(out) + quote)
+
+
+def _function(value: types.FunctionType) -> cst.Name:
+    if value.__name__ != value.__qualname__ or value.__name__ == "<lambda>":
+        raise SerializationError(
+            f"cannot write {value.__qualname__} into a migration file: RunPython needs a "
+            "function defined at the top level of the migration module"
+        )
+    return cst.Name(value.__name__)
 
 
 def _bytes(value: bytes) -> cst.SimpleString:
@@ -215,6 +232,8 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     (datetime.time, _time),
     (datetime.timedelta, _timedelta),
     (enum.Enum, lambda v, i: serialize(v.value, i)),
+    (FunctionRef, lambda v, _: cst.Name(v.name)),
+    (types.FunctionType, lambda v, _: _function(v)),
     (FieldState, _field),
     (IndexState, _index),
     (ConstraintState, _constraint),
@@ -227,8 +246,8 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
 
 def serialize(value: Any, imports: Imports) -> cst.BaseExpression:
     """Return the libcst expression that rebuilds ``value``."""
-    for types, builder in REGISTRY:
-        if isinstance(value, types):
+    for kinds, builder in REGISTRY:
+        if isinstance(value, kinds):
             return builder(value, imports)
     raise SerializationError(
         f"cannot write {value!r} ({type(value).__name__}) into a migration file: use a literal "

@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..operations import Operation
 from .layout import layout
-from .serializer import INDENT, Imports, serialize
+from .serializer import INDENT, FunctionRef, Imports, serialize
 
 _BLANK = cst.EmptyLine(indent=False)
 
@@ -50,14 +50,26 @@ def _assign(name: str, value: Any, imports: Imports, blank: bool) -> cst.SimpleS
     )
 
 
+def function_stub(name: str, params: Sequence[str], doc: str) -> cst.FunctionDef:
+    """Return ``async def name(params): \"\"\"doc\"\"\"`` for hand-written code to fill in."""
+    return cst.FunctionDef(
+        name=cst.Name(name),
+        params=cst.Parameters([cst.Param(cst.Name(p)) for p in params]),
+        body=cst.IndentedBlock([_docstring(doc)]),
+        asynchronous=cst.Asynchronous(),
+        leading_lines=[_BLANK, _BLANK],
+    )
+
+
 def render_migration(
     docstring: str,
     dependencies: Sequence[tuple[str, str]],
     operations: Sequence[Operation],
     *,
     initial: bool = False,
+    functions: Sequence[cst.FunctionDef] = (),
 ) -> str:
-    """Return the source of a migration module."""
+    """Return the source of a migration module (``functions`` go before the class)."""
     imports = Imports(froms={("tortoise_march_ext", "migrations")})
     body: list[cst.SimpleStatementLine] = []
     if initial:
@@ -71,8 +83,34 @@ def render_migration(
         body=cst.IndentedBlock(body),
         leading_lines=[_BLANK, _BLANK],
     )
-    module = cst.Module(body=[_docstring(docstring), *_import_lines(imports), klass])
+    module = cst.Module(body=[_docstring(docstring), *_import_lines(imports), *functions, klass])
     return module.code
+
+
+def data_migration_stub(dependencies: Sequence[tuple[str, str]], *, initial: bool = False) -> str:
+    """Return an empty data migration: RunPython with forwards/backwards stubs to fill in."""
+    from ..operations import RunPython
+
+    functions = [
+        function_stub(
+            "forwards",
+            ("apps", "connection"),
+            'Change data here; apps.get_model("app.Model") gives the models as they are now.',
+        ),
+        function_stub(
+            "backwards",
+            ("apps", "connection"),
+            "Undo forwards (or drop this function and backwards= to make it irreversible).",
+        ),
+    ]
+    operation = RunPython(FunctionRef("forwards"), FunctionRef("backwards"))  # type: ignore[arg-type]
+    return render_migration(
+        "Data migration: fill in forwards and backwards.",
+        dependencies,
+        [operation],
+        initial=initial,
+        functions=functions,
+    )
 
 
 def describe_operations(operations: Sequence[Operation]) -> str:

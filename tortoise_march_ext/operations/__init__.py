@@ -20,6 +20,7 @@ from .models import (
     DeleteModel,
     RenameModel,
 )
+from .python import RunPython
 from .special import RunSQL
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "RenameField",
     "RenameIndex",
     "RenameModel",
+    "RunPython",
     "RunSQL",
 ]
