@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--dry-run", action="store_true", help="print the files instead")
     make.add_argument("--noinput", "--no-input", action="store_true", help="never ask")
     make.add_argument(
+        "--merge", action="store_true", help="write merge migrations for conflicting leaves"
+    )
+    make.add_argument(
         "--rename-field",
         action="append",
         metavar="APP.Model.old=new",
@@ -101,6 +104,7 @@ async def _makemigrations(args: argparse.Namespace) -> int:
         empty=args.empty,
         check=args.check,
         dry_run=args.dry_run,
+        merge=args.merge,
         questioner=commands.make_questioner(
             noinput=args.noinput,
             rename_fields=args.rename_field,

@@ -220,9 +220,13 @@ async def makemigrations(
     empty: bool = False,
     check: bool = False,
     dry_run: bool = False,
+    merge: bool = False,
     questioner: Questioner | None = None,
 ) -> MakeMigrationsResult:
-    """Write the migrations that bring the files in line with the models."""
+    """Write the migrations that bring the files in line with the models.
+
+    With ``merge=True`` write only merge migrations for apps whose history has two leaves.
+    """
     async with open_project(config) as project:
         for app in apps or []:
             project.check_app(app)
@@ -231,6 +235,10 @@ async def makemigrations(
         if not project.models.models and not project.graph.nodes:
             return MakeMigrationsResult(message=NO_TRACKED)
         selected = sorted(apps or project.apps)
+        if merge:
+            result = _merges(project, selected, name, questioner or Questioner())
+            _write(result, check or dry_run)
+            return result
         for app in selected:
             project.graph.leaf(app)
         if empty:
@@ -257,11 +265,68 @@ async def makemigrations(
             result.migrations.append(_render(project, unit, deps, initial, empty))
         if not result.migrations:
             result.message = "No changes detected"
-        elif not (check or dry_run):
-            for item in result.migrations:
-                item.path.parent.mkdir(parents=True, exist_ok=True)
-                item.path.write_text(item.source, encoding="utf-8")
+        _write(result, check or dry_run)
         return result
+
+
+def _write(result: MakeMigrationsResult, dry: bool) -> None:
+    if dry:
+        return
+    for item in result.migrations:
+        item.path.parent.mkdir(parents=True, exist_ok=True)
+        item.path.write_text(item.source, encoding="utf-8")
+
+
+def _touched(operations: list[Operation]) -> set[tuple[str, str | None]]:
+    """Return the (model, field) pairs operations change (field None: the whole model)."""
+    out: set[tuple[str, str | None]] = set()
+    for op in operations:
+        data = op.__dict__
+        if "model" in data:
+            out.add((data["model"], data.get("name") or data.get("new_name")))
+        elif isinstance(data.get("name"), str):
+            out.add((data["name"], None))
+    return out
+
+
+def _branch(project: Project, leaf: Key, others: list[Key]) -> list[Operation]:
+    shared = {k for other in others for k in project.graph.topological([other])}
+    mine = [k for k in project.graph.topological([leaf]) if k not in shared]
+    return [op for key in mine for op in project.loaded[key].operations]
+
+
+def _merges(
+    project: Project, apps: list[str], name: str | None, questioner: Questioner
+) -> MakeMigrationsResult:
+    result = MakeMigrationsResult()
+    for app in apps:
+        leaves = project.graph.leaves(app)
+        if len(leaves) < 2:
+            continue
+        touched = [
+            _touched(_branch(project, leaf, [o for o in leaves if o != leaf])) for leaf in leaves
+        ]
+        overlap = sorted(f"{m}.{f}" if f else m for m in set.intersection(*touched) for m, f in [m])
+        names = ", ".join(n for _, n in leaves)
+        if overlap and not questioner.confirm(
+            f"The branches {names} of {app!r} both change {', '.join(overlap)}. Merge anyway? "
+            "[y/N] ",
+            f"merging {names} (both change {', '.join(overlap)})",
+        ):
+            raise GraphError(
+                f"not merging {names}: both change {', '.join(overlap)}; reconcile the "
+                "migrations by hand (or answer y to merge anyway)"
+            )
+        label = name or "merge_" + "_".join(n for _, n in leaves)
+        if len(label) > MAX_NAME:
+            label = "merge"
+        full = f"{next_number(project, app):04d}_{label}"
+        source = render_migration(f"Merge {names}.", leaves, [])
+        path = project.config.migrations_dir / app / f"{full}.py"
+        result.migrations.append(NewMigration(app, full, path, [], source))
+    if not result.migrations:
+        result.message = "No conflicts to merge"
+    return result
 
 
 # -- migrate -------------------------------------------------------------------------------------
