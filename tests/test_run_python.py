@@ -98,3 +98,30 @@ def test_python_without_backwards_cannot_be_unapplied(project: Project) -> None:
     with pytest.raises(GraphError, match="0002_prefix.*irreversible"):
         project.migrate("app", "0001")
     assert rows(project, "mobile") == [("+000",), ("+555",)]
+
+
+NON_ATOMIC = '''"""Prefix numbers outside a transaction, then fail."""
+
+from tortoise_march_ext import migrations
+
+
+async def forwards(apps):
+    person = apps.get_model("app.Person")
+    await person.create(phone="+000")
+    raise ValueError("late failure")
+
+
+class Migration(migrations.Migration):
+    dependencies = (("app", "0001_initial"),)
+
+    operations = (migrations.RunPython(forwards, atomic=False),)
+'''
+
+
+def test_non_atomic_python_keeps_what_it_did_before_failing(project: Project) -> None:
+    (project.migrations / "app" / "0002_loose.py").write_text(NON_ATOMIC, encoding="utf-8")
+    with pytest.raises(MigrationFailed, match="late failure"):
+        project.migrate()
+    assert rows(project, "phone") == [("+000",), ("555",)]
+    recorded = "SELECT name FROM tortoise_march_migrations"
+    assert project.backend.execute(project.url, recorded) == [("0001_initial",)]

@@ -39,6 +39,11 @@ class Step:
         """Return ``(app, name)``."""
         return self.migration.key
 
+    @property
+    def atomic(self) -> bool:
+        """Return whether the step runs in one transaction (no operation opted out)."""
+        return self.migration.atomic and all(op.atomic for op, _ in self.statements)
+
     def describe(self) -> str:
         """Return ``Apply app.name`` or ``Unapply app.name``."""
         return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
@@ -162,7 +167,9 @@ class Executor:
     ) -> None:
         """Apply or unapply each step in its own transaction, recording it in the same one.
 
-        ``before``/``after`` are awaited around each step, outside its transaction.
+        ``before``/``after`` are awaited around each step, outside its transaction. A step that
+        is not atomic (``Migration.atomic = False`` or an operation with ``atomic=False``) runs
+        statement by statement without a transaction; only its recorder row is transactional.
         """
         assert self.client_for is not None and self.recorder_for is not None
         for step in steps:
@@ -171,8 +178,10 @@ class Executor:
             await recorder.ensure()
             if before is not None:
                 await before(step)
+            if not fake and not step.atomic:
+                await self._execute(client, step)
             async with self._transaction(client, self.editor_for(app)) as conn:
-                if not fake:
+                if not fake and step.atomic:
                     await self._execute(conn, step)
                 if step.backwards:
                     await recorder.unrecord(conn, step.key)
