@@ -7,50 +7,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .operations import (
-    AddConstraint,
-    AddField,
-    AddIndex,
-    AlterField,
-    AlterModelDescription,
-    AlterModelTable,
-    AlterUniqueTogether,
-    CreateModel,
-    DeleteModel,
-    Operation,
-    RemoveConstraint,
-    RemoveField,
-    RemoveIndex,
-    RenameConstraint,
-    RenameField,
-    RenameIndex,
-    RenameModel,
-    RunPython,
-    RunSQL,
-)
+from . import operations
+from .operations import *  # noqa: F403 - migration files use migrations.<Operation>
+from .operations import Operation
 
-__all__ = [
-    "AddConstraint",
-    "AddField",
-    "AddIndex",
-    "AlterField",
-    "AlterModelDescription",
-    "AlterModelTable",
-    "AlterUniqueTogether",
-    "CreateModel",
-    "DeleteModel",
-    "Migration",
-    "Operation",
-    "RemoveConstraint",
-    "RemoveField",
-    "RemoveIndex",
-    "RenameConstraint",
-    "RenameField",
-    "RenameIndex",
-    "RenameModel",
-    "RunPython",
-    "RunSQL",
-]
+__all__ = [*operations.__all__, "Migration"]
 
 
 class Migration:

@@ -24,12 +24,6 @@ def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str
     return {field.column(name): value}
 
 
-def _with_fill(kwargs: dict[str, Any], fill: Any) -> dict[str, Any]:
-    if fill is not NOT_PROVIDED:
-        kwargs["fill"] = fill
-    return kwargs
-
-
 class FieldOperation(ModelOperation):
     """An operation on one field of one model."""
 
@@ -47,6 +41,13 @@ class FieldOperation(ModelOperation):
             self.name,
         )
 
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; a one-off ``fill`` only when given."""
+        name, kwargs = super().deconstruct()
+        if kwargs.get("fill", None) is NOT_PROVIDED:
+            del kwargs["fill"]
+        return name, kwargs
+
     def existing_field(self, app: str, state: ProjectState) -> FieldState | None:
         """Return the field in ``state``, or None when the model or field is not there."""
         model = state.models.get((app, self.model))
@@ -61,12 +62,6 @@ class AddField(FieldOperation):
         self.name = name
         self.field = field
         self.fill = fill
-
-    def deconstruct(self) -> tuple[str, dict[str, Any]]:
-        """Return the arguments; ``fill`` only when given."""
-        return type(self).__name__, _with_fill(
-            {"model": self.model, "name": self.name, "field": self.field}, self.fill
-        )
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the field."""
@@ -140,12 +135,6 @@ class AlterField(FieldOperation):
         self.name = name
         self.field = field
         self.fill = fill
-
-    def deconstruct(self) -> tuple[str, dict[str, Any]]:
-        """Return the arguments; ``fill`` only when given."""
-        return type(self).__name__, _with_fill(
-            {"model": self.model, "name": self.name, "field": self.field}, self.fill
-        )
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Replace the field."""

@@ -139,66 +139,52 @@ class AlterUniqueTogether(ModelOperation):
         return f"alter_{self.model.lower()}_unique_together"
 
 
-class RenameIndex(ModelOperation):
+class _RenameOption(ModelOperation):
+    """Rename a named index or constraint of a model; its definition is kept."""
+
+    kind = ""
+    attribute = ""
+
+    def __init__(self, model: str, old_name: str, new_name: str) -> None:
+        self.model = model
+        self.old_name = old_name
+        self.new_name = new_name
+
+    def names(self) -> tuple[str, str]:
+        """Return the model name."""
+        return self.model, self.model
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Rename the index or constraint."""
+        model = state.get_model(app, self.model)
+        items = getattr(model, self.attribute)
+        if not any(item.name == self.old_name for item in items):
+            raise StateError(f"{model.label} has no {self.kind} named {self.old_name!r}")
+        renamed = tuple(
+            replace(item, name=self.new_name) if item.name == self.old_name else item
+            for item in items
+        )
+        state.put_model(model.with_changes(**{self.attribute: renamed}))
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        return f"Rename {self.kind} {self.old_name} on {self.model} to {self.new_name}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``rename_<old>_<new>``."""
+        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"
+
+
+class RenameIndex(_RenameOption):
     """Rename a named index; its definition is kept."""
 
-    def __init__(self, model: str, old_name: str, new_name: str) -> None:
-        self.model = model
-        self.old_name = old_name
-        self.new_name = new_name
-
-    def names(self) -> tuple[str, str]:
-        """Return the model name."""
-        return self.model, self.model
-
-    def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Rename the index."""
-        model = state.get_model(app, self.model)
-        if not any(i.name == self.old_name for i in model.indexes):
-            raise StateError(f"{model.label} has no index named {self.old_name!r}")
-        indexes = tuple(
-            replace(i, name=self.new_name) if i.name == self.old_name else i for i in model.indexes
-        )
-        state.put_model(model.with_changes(indexes=indexes))
-
-    def describe(self) -> str:
-        """Describe the operation."""
-        return f"Rename index {self.old_name} on {self.model} to {self.new_name}"
-
-    @property
-    def name_fragment(self) -> str:
-        """Return ``rename_<old>_<new>``."""
-        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"
+    kind = "index"
+    attribute = "indexes"
 
 
-class RenameConstraint(ModelOperation):
+class RenameConstraint(_RenameOption):
     """Rename a constraint; its definition is kept."""
 
-    def __init__(self, model: str, old_name: str, new_name: str) -> None:
-        self.model = model
-        self.old_name = old_name
-        self.new_name = new_name
-
-    def names(self) -> tuple[str, str]:
-        """Return the model name."""
-        return self.model, self.model
-
-    def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Rename the constraint."""
-        model = state.get_model(app, self.model)
-        if not any(c.name == self.old_name for c in model.constraints):
-            raise StateError(f"{model.label} has no constraint {self.old_name!r}")
-        constraints = tuple(
-            replace(c, name=self.new_name) if c.name == self.old_name else c
-            for c in model.constraints
-        )
-        state.put_model(model.with_changes(constraints=constraints))
-
-    def describe(self) -> str:
-        """Describe the operation."""
-        return f"Rename constraint {self.old_name} on {self.model} to {self.new_name}"
-
-    @property
-    def name_fragment(self) -> str:
-        """Return ``rename_<old>_<new>``."""
-        return f"rename_{self.old_name.lower()}_{self.new_name.lower()}"
+    kind = "constraint"
+    attribute = "constraints"
