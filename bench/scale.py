@@ -11,12 +11,18 @@ Two migration histories lead to the same final models:
 * history 1: one ``makemigrations`` from scratch;
 * history 300: ``makemigrations`` for all but the last models, then 299 small edits (add one of the
   remaining models, or add a field to an existing model), each followed by ``makemigrations``.
-  It is built once per size, in one process, and reused by every run.
+  It is built once per size, in one process, and reused by every run (``--history-cache DIR``
+  reuses it across invocations too). To keep this fast the builder skips Tortoise work that no
+  schema command reads (see ``_builder_shortcuts``); the files it writes are the same, and the
+  timed runs, which use nothing patched, check them: no-op makemigrations must write nothing and
+  migrate from zero must apply all 300.
 
 Each measurement runs in a fresh subprocess. The timer starts inside that subprocess after the
 interpreter has started and after ``tortoise``, its database backend and ``tortoise_march_ext``
 are imported; importing the generated model modules (done by ``Tortoise.init``) is inside the timed
 region on both sides of every comparison, and so is closing the connections. Cells are medians.
+Children import a copy of ``tortoise_march_ext`` taken when the script starts (``--no-snapshot``
+imports the working tree instead), so edits made during a long run do not mix two versions.
 
 Run ``python bench/scale.py --help`` for the options. It is a benchmark: a missed target prints
 FAIL but never makes the exit status non-zero (a measurement that errors does).
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -59,6 +67,16 @@ ROWS: list[tuple[str, str]] = [
     ("mig_zero_h300", "migrate from zero (history 300)"),
     ("mig_noop_h1", "migrate, nothing pending (history 1)"),
     ("mig_noop_h300", "migrate, nothing pending (history 300)"),
+]
+# (row, floor row): the tool's own cost is the difference.
+OVER_FLOOR: list[tuple[str, str]] = [
+    ("mm_scratch", "init"),
+    ("mm_noop_h1", "init"),
+    ("mm_noop_h300", "init"),
+    ("mig_zero_h1", "gen"),
+    ("mig_zero_h300", "gen"),
+    ("mig_noop_h1", "init"),
+    ("mig_noop_h300", "init"),
 ]
 # (numerator, denominator, label, target): the ratios the targets are about.
 RATIOS: list[tuple[str, str, str, float]] = [
@@ -292,12 +310,50 @@ def _purge_models() -> None:
     importlib.invalidate_caches()
 
 
+def _builder_shortcuts() -> None:
+    """Speed up the history builder without changing a byte of what makemigrations writes.
+
+    * ``tortoise.models._get_comments`` reads each model's source with ``inspect.getsource`` to
+      find ``#:`` field comments; the generated models have none, so it always returns ``{}``.
+    * ``Apps._build_initial_querysets`` prepares query builders and filters, which no schema
+      command reads (extraction uses ``_meta.fields_map``, ``fields_db_projection``, indexes).
+    * Migration files never change once written, so each is loaded (exec + checksum) only once
+      instead of once per step.
+
+    Only the builder uses these; every timed run uses unpatched Tortoise and tortoise_march_ext,
+    and the timed no-op makemigrations and migrate runs re-check the whole history.
+    """
+    import tortoise.apps
+    import tortoise.models
+
+    from tortoise_march_ext.files import loader
+
+    def no_comments(cls: type) -> dict[str, str]:
+        return {}
+
+    original = loader.load_file
+    cache: dict[tuple[str, str], Any] = {}
+
+    def load_once(app: str, path: Path) -> Any:
+        key = (app, str(path))
+        if key not in cache:
+            cache[key] = original(app, path)
+        return cache[key]
+
+    def no_querysets(self: Any) -> None:
+        return None
+
+    setattr(tortoise.models, "_get_comments", no_comments)  # noqa: B010
+    setattr(tortoise.apps.Apps, "_build_initial_querysets", no_querysets)  # noqa: B010
+    setattr(loader, "load_file", load_once)  # noqa: B010
+
+
 async def _build_history(job: dict[str, Any]) -> dict[str, Any]:
     """Write the 300-migration history of a plan, one makemigrations per edit, in one process."""
     from tortoise_march_ext import commands
     from tortoise_march_ext.config import MarchConfig
 
-    sys.dont_write_bytecode = True
+    _builder_shortcuts()
     plan = make_plan(job["size"], job["seed"])
     root, location = Path(job["root"]), Path(job["location"])
     present, extras = plan.first, {}
@@ -329,6 +385,9 @@ def child_main(raw: str) -> int:
     _preimport(job.get("db_url", "sqlite://:memory:"))
     runner = _build_history if job["op"] == "build-history" else _timed
     result = asyncio.run(runner(job))
+    import tortoise_march_ext
+
+    result["package"] = str(Path(tortoise_march_ext.__file__).resolve().parent)
     print("RESULT " + json.dumps(result))
     return 0
 
@@ -354,7 +413,10 @@ class Databases:
             finally:
                 await conn.close()
 
-        asyncio.run(run())
+        try:
+            asyncio.run(run())
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise BenchError(f"PostgreSQL at {self.pg_dsn}: {sql}: {exc}") from exc
 
     def fresh(self) -> str:
         """Create an empty database and return its Tortoise URL."""
@@ -414,8 +476,7 @@ class SizeRun:
     repeat: int
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    history_seconds: float = 0.0
-    history_last_steps: float = 0.0
+    history_note: str = "not built"
 
     def median(self, key: str) -> float | None:
         """Return the median of a row, or None if it was not measured."""
@@ -426,6 +487,99 @@ class SizeRun:
 def _expect(info: dict[str, Any], key: str, wanted: int, what: str) -> None:
     if info.get(key) != wanted:
         raise BenchError(f"{what}: expected {key}={wanted}, got {info.get(key)}")
+
+
+def package_digest(package: Path) -> str:
+    """Return the SHA-256 of the package's Python sources (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def history_key(size: int, seed: int, package: Path) -> str:
+    """Return the cache key of a history: this script, the package sources, Tortoise, size, seed."""
+    import tortoise
+
+    digest = hashlib.sha256(SCRIPT.read_bytes())
+    digest.update(package_digest(package).encode())
+    digest.update(f"{tortoise.__version__}/{size}/{seed}".encode())
+    return f"n{size}-s{seed}-{digest.hexdigest()[:16]}"
+
+
+def snapshot_package(tmp: Path, enabled: bool) -> tuple[Path, str]:
+    """Return the package folder children import, and a description of it.
+
+    With ``enabled``, the package sources are copied under ``tmp`` and put first on the children's
+    PYTHONPATH, so every run of one invocation measures the same code even while the working tree
+    changes. Without, children import the installed (editable) package.
+    """
+    spec = importlib.util.find_spec("tortoise_march_ext")
+    if spec is None or spec.origin is None:
+        raise BenchError("tortoise_march_ext is not importable; install it first")
+    live = Path(spec.origin).resolve().parent
+    git = "not a git checkout"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=live, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=live, capture_output=True, text=True
+        )
+        if head.returncode == 0:
+            state = "uncommitted changes" if dirty.stdout.strip() else "clean"
+            git = f"git {head.stdout.strip()}, {state}"
+    except OSError:
+        pass
+    if not enabled:
+        return live, f"live package {live} ({git})"
+    folder = tmp / "package"
+    shutil.copytree(live, folder / live.name, ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    package = folder / live.name
+    return package, (
+        f"snapshot of {live} ({git}; sources sha256 {package_digest(package)[:12]}) in {package}"
+    )
+
+
+def build_history(
+    size: int, args: argparse.Namespace, build: Path, src: Path, target: Path, timeout: float
+) -> str:
+    """Write the 300-migration history into ``target`` (or copy it from the cache); describe it."""
+    key = history_key(size, args.seed, args.package)
+    cached = args.history_cache / key if args.history_cache else None
+    if cached is not None and (cached / APP).is_dir():
+        shutil.copytree(cached, target)
+        note = f"copied from cache {cached}"
+    else:
+        began = time.perf_counter()
+        built = run_child(
+            {
+                "op": "build-history",
+                "root": str(build),
+                "location": str(target),
+                "size": size,
+                "seed": args.seed,
+            },
+            timeout * 4,
+        )
+        last = statistics.median(built["step_times"][-10:])
+        note = (
+            f"built in {time.perf_counter() - began:.1f} s (median of its last 10 "
+            f"makemigrations: {last:.3f} s)"
+        )
+        for path in sorted((build / APP).glob("*.py")):
+            if path.read_text(encoding="utf-8") != (src / APP / path.name).read_text("utf-8"):
+                raise BenchError(f"history 300 ends on other models than history 1: {path.name}")
+        if cached is not None:
+            shutil.copytree(target, cached, dirs_exist_ok=True)
+    count = len(list((target / APP).glob("0*.py")))
+    if count != HISTORY:
+        raise BenchError(f"history 300 has {count} migration files, not {HISTORY}")
+    return note
 
 
 def measure_size(size: int, repeat: int, args: argparse.Namespace, tmp: Path) -> SizeRun:
@@ -454,36 +608,18 @@ def measure_size(size: int, repeat: int, args: argparse.Namespace, tmp: Path) ->
         # History 1 is the output of one makemigrations from scratch (which also warms .pyc files).
         info = run_child(job("makemigrations", mig_h1), timeout)
         _expect(info, "written", 1, "makemigrations from scratch")
-        began = time.perf_counter()
-        built = run_child(
-            {
-                "op": "build-history",
-                "root": str(build),
-                "location": str(mig_h300),
-                "size": size,
-                "seed": args.seed,
-            },
-            timeout * 4,
-        )
-        run.history_seconds = time.perf_counter() - began
-        run.history_last_steps = statistics.median(built["step_times"][-10:])
-        for path in sorted((build / APP).glob("*.py")):
-            if path.read_text(encoding="utf-8") != (src / APP / path.name).read_text("utf-8"):
-                raise BenchError(f"history 300 ends on other models than history 1: {path.name}")
-        count = len(list((mig_h300 / APP).glob("0*.py")))
-        if count != HISTORY:
-            raise BenchError(f"history 300 has {count} migration files")
-        print(
-            f"[{size} models] history of {HISTORY} built in {run.history_seconds:.1f} s "
-            f"(median of its last 10 makemigrations: {run.history_last_steps:.3f} s)",
-            flush=True,
-        )
+        if not Path(info["package"]).resolve().is_relative_to(args.package.resolve()):
+            raise BenchError(f"children import {info['package']}, not {args.package}")
+        run.history_note = build_history(size, args, build, src, mig_h300, timeout)
+        print(f"[{size} models] history of {HISTORY}: {run.history_note}", flush=True)
 
-        def once(key: str, action: Callable[[], float]) -> None:
+        def once(key: str, action: Callable[[], float]) -> bool:
             try:
                 run.times.setdefault(key, []).append(action())
             except (BenchError, subprocess.TimeoutExpired) as exc:
                 run.errors.setdefault(key, str(exc))
+                return False
+            return True
 
         def timed(op: str, location: Path, db_url: str = "sqlite://:memory:", **want: int) -> float:
             info = run_child(job(op, location, db_url), timeout)
@@ -505,8 +641,7 @@ def measure_size(size: int, repeat: int, args: argparse.Namespace, tmp: Path) ->
         def migrate_pair(location: Path, steps: int, zero_key: str, noop_key: str) -> None:
             url = dbs.fresh()
             try:
-                once(zero_key, lambda: timed("migrate", location, url, steps=steps))
-                if zero_key not in run.errors:
+                if once(zero_key, lambda: timed("migrate", location, url, steps=steps)):
                     once(noop_key, lambda: timed("migrate", location, url, steps=0))
             finally:
                 dbs.drop(url)
@@ -533,21 +668,41 @@ def _fmt(value: float | None) -> str:
     return "error" if value is None else f"{value:.3f}"
 
 
-def render(runs: list[SizeRun], args: argparse.Namespace) -> str:
-    """Return the Markdown report: medians, growth factors, and target ratios."""
+def _growth_cell(runs: list[SizeRun], value: Callable[[SizeRun], float | None]) -> str:
+    lo, hi = value(runs[-2]), value(runs[-1])
+    return f"{hi / lo:.2f}x" if lo and hi and lo > 0 else "n/a"
+
+
+def render(runs: list[SizeRun]) -> str:
+    """Return the Markdown report: medians, growth factors, target ratios, time over the floor."""
     sizes = [r.size for r in runs]
-    growth = (sizes[-2], sizes[-1]) if len(sizes) >= 2 else None
-    head = ["measurement (median s)", *[f"{s} models" for s in sizes]]
+    columns = [f"{s} models" for s in sizes]
+    growth = len(runs) >= 2
     if growth:
-        head.append(f"growth {growth[0]}→{growth[1]} (linear ≈ {growth[1] / growth[0]:.1f}x)")
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
-    for key, label in ROWS:
-        cells = [label, *[_fmt(r.median(key)) for r in runs]]
-        if growth:
-            lo, hi = runs[-2].median(key), runs[-1].median(key)
-            cells.append(f"{hi / lo:.2f}x" if lo and hi else "n/a")
-        out.append("| " + " | ".join(cells) + " |")
-    out += ["", "| ratio of medians (target) | " + " | ".join(f"{s} models" for s in sizes) + " |"]
+        lo, hi = sizes[-2], sizes[-1]
+        columns.append(f"growth {lo}→{hi} (linear ≈ {hi / lo:.1f}x)")
+
+    def table(title: str, rows: list[tuple[str, Callable[[SizeRun], float | None]]]) -> list[str]:
+        out = [f"| {title} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        for label, value in rows:
+            cells = [label, *[_fmt(value(r)) for r in runs]]
+            if growth:
+                cells.append(_growth_cell(runs, value))
+            out.append("| " + " | ".join(cells) + " |")
+        return out
+
+    def median_of(key: str) -> Callable[[SizeRun], float | None]:
+        return lambda r: r.median(key)
+
+    def difference(key: str, floor: str) -> Callable[[SizeRun], float | None]:
+        def value(r: SizeRun) -> float | None:
+            top, bottom = r.median(key), r.median(floor)
+            return None if top is None or bottom is None else top - bottom
+
+        return value
+
+    out = table("measurement (median seconds)", [(label, median_of(key)) for key, label in ROWS])
+    out += ["", "| ratio of medians (target) | " + " | ".join(columns[: len(sizes)]) + " |"]
     out.append("|---|" + "---:|" * len(sizes))
     for num, den, label, target in RATIOS:
         cells = [f"{label} (≤ {target})"]
@@ -559,13 +714,16 @@ def render(runs: list[SizeRun], args: argparse.Namespace) -> str:
                 ratio = top / bottom
                 cells.append(f"{ratio:.2f} {'PASS' if ratio <= target else 'FAIL'}")
         out.append("| " + " | ".join(cells) + " |")
+    labels = dict(ROWS)
+    extra = [
+        (f"{labels[key]} − {labels[floor]}", difference(key, floor)) for key, floor in OVER_FLOOR
+    ]
+    out += [""] + table("seconds over the floor (difference of medians)", extra)
     out.append("")
-    runs_note = ", ".join(f"{r.size}: {r.repeat}" for r in runs)
-    out.append(f"Runs per cell (median of): {runs_note}.")
+    out.append("Runs per cell (median of): " + ", ".join(f"{r.size}: {r.repeat}" for r in runs))
     out.append(
-        "History-300 build (299 makemigrations, one process, reused by every run): "
-        + ", ".join(f"{r.size}: {r.history_seconds:.1f} s" for r in runs)
-        + "."
+        "History-300 build (299 makemigrations in one process, reused by every run): "
+        + ", ".join(f"{r.size}: {r.history_note}" for r in runs)
     )
     return "\n".join(out)
 
@@ -624,6 +782,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds one subprocess may take (default: 900)",
     )
     parser.add_argument("--json", type=Path, help="also write every raw timing to this file")
+    parser.add_argument(
+        "--history-cache",
+        type=Path,
+        help="reuse 300-migration histories across invocations from this folder "
+        "(keyed by this script, the package sources, Tortoise, size and seed; default: off)",
+    )
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="import the installed package in every run instead of a copy taken at start",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -640,12 +809,19 @@ def main(argv: list[str] | None = None) -> int:
     import tortoise
 
     tmp = Path(tempfile.mkdtemp(prefix="march-bench-"))
+    try:
+        args.package, package_note = snapshot_package(tmp, not args.no_snapshot)
+    except (BenchError, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     large = args.repeat_large if args.repeat_large is not None else min(args.repeat, 3)
     print(
         f"tortoise_march_ext scale benchmark: backend={args.backend}, sizes={args.sizes}, "
         f"repeat={args.repeat} ({large} for sizes >= {LARGE}), seed={args.seed}\n"
         f"Python {platform.python_version()}, Tortoise {tortoise.__version__}, "
         f"{os.cpu_count()} CPUs, tmp={tmp}\n"
+        f"Package: {package_note}\n"
         "Method: each run in a fresh subprocess; the timer starts inside it after interpreter "
         "start-up and the imports of tortoise, its backend and tortoise_march_ext; importing the "
         "model modules and closing connections are timed on every row.",
@@ -660,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("\n" + render(runs, args))
+    print("\n" + render(runs))
     failed = [(r.size, key, msg) for r in runs for key, msg in r.errors.items()]
     for size, key, msg in failed:
         print(f"\nERROR [{size} models] {key}: {msg}")
