@@ -172,10 +172,13 @@ class Executor:
         statement by statement without a transaction; only its recorder row is transactional.
         """
         assert self.client_for is not None and self.recorder_for is not None
+        ensured: set[int] = set()
         for step in steps:
             app = step.migration.app
             client, recorder = self.client_for(app), self.recorder_for(app)
-            await recorder.ensure()
+            if id(recorder) not in ensured:
+                await recorder.ensure()
+                ensured.add(id(recorder))
             if before is not None:
                 await before(step)
             if not fake and not step.atomic:

@@ -88,18 +88,52 @@ def flat(node: cst.BaseExpression) -> cst.BaseExpression:
     return _rebuild(node, out, _EMPTY)
 
 
-def layout(node: cst.BaseExpression, indent: str, prefix: int, suffix: int) -> cst.BaseExpression:
+def flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
+    """Return the length of ``node`` written flat, from its parts (no code generation).
+
+    Laying out a large migration asks this at every nesting level; generating code there each
+    time would cost the size of the subtree per level.
+    """
+    key = id(node)
+    if key not in memo:
+        memo[key] = _flat_length(node, memo)
+    return memo[key]
+
+
+def _flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
+    if isinstance(node, (cst.Name, cst.SimpleString, cst.Integer, cst.Float)):
+        return len(node.value)
+    if isinstance(node, cst.Attribute):
+        return flat_length(node.value, memo) + 1 + len(node.attr.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return 1 + flat_length(node.expression, memo)
+    items = _items(node)  # type: ignore[arg-type]
+    if items is None:
+        return len(code(node))
+    inner = sum(_value_prefix(i) + flat_length(i.value, memo) for i in items)  # type: ignore[attr-defined]
+    inner += 2 * max(len(items) - 1, 0)
+    if isinstance(node, cst.Tuple) and len(items) == 1:
+        inner += 1
+    head = flat_length(node.func, memo) if isinstance(node, cst.Call) else 0
+    return head + 2 + inner
+
+
+def layout(
+    node: cst.BaseExpression,
+    indent: str,
+    prefix: int,
+    suffix: int,
+    memo: dict[int, int] | None = None,
+) -> cst.BaseExpression:
     """Return ``node`` laid out for a line starting with ``indent`` and ``prefix`` characters."""
-    flat_node = flat(node)
-    if len(indent) + prefix + len(code(flat_node)) + suffix <= LINE_LENGTH:
-        return flat_node
+    memo = {} if memo is None else memo
     items = _items(node)
-    if not items:
-        return flat_node
+    if not items or flat_length(node, memo) <= LINE_LENGTH - len(indent) - prefix - suffix:
+        return flat(node)
     inner = indent + INDENT
     out = []
     for i, item in enumerate(items):
-        value = layout(item.value, inner, _value_prefix(item), 1)  # type: ignore[attr-defined]
+        value = layout(item.value, inner, _value_prefix(item), 1, memo)  # type: ignore[attr-defined]
         after = inner if i < len(items) - 1 else indent
         out.append(_with_value(item, value, cst.Comma(whitespace_after=_break(after))))
     return _rebuild(node, out, _break(inner))
