@@ -1,15 +1,14 @@
 """Tests of the schema introspection helper in ``tests/introspect.py``, on real databases.
 
-PostgreSQL tests create a fresh database per test (dropped afterwards) on the server named by
-``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD`` (default ``postgres@127.0.0.1:5432``). They are
-skipped when that server is unreachable, except with ``CI=true`` where they fail instead.
+PostgreSQL tests create a fresh database per test (dropped afterwards) through the fixtures of
+``conftest.py`` (server ``MARCH_TEST_PG``, default ``postgres://postgres@127.0.0.1:5432``); they
+are skipped when that server is unreachable, except with ``CI=true`` where they fail instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import sqlite3
 import sys
 import uuid
@@ -21,6 +20,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.conftest import PG_HOST as PG_SERVER
+from tests.conftest import drop_pg_database, new_pg_database, require_postgres
+
 try:
     from tests.introspect import diff_schemas, introspect_postgres, introspect_sqlite
 except ImportError:  # tests/ is not a package: import the helper from beside this file
@@ -31,84 +33,29 @@ except ImportError:  # tests/ is not a package: import the helper from beside th
 # PostgreSQL plumbing
 # ----------------------------------------------------------------------------------------------
 
-PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PGPORT", "5432"))
-PG_USER = os.environ.get("PGUSER", "postgres")
-PG_PASSWORD = os.environ.get("PGPASSWORD") or None
-
-_pg_unreachable: list[str | None] = []  # memo: [None] when reachable, [reason] when not
-
-
-def _pg_kwargs(database: str) -> dict[str, Any]:
-    return {
-        "host": PG_HOST,
-        "port": PG_PORT,
-        "user": PG_USER,
-        "password": PG_PASSWORD,
-        "database": database,
-        "timeout": 10,
-    }
-
-
-async def _admin(*statements: str) -> None:
-    conn = await asyncpg.connect(**_pg_kwargs("postgres"))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _pg_problem() -> str | None:
-    """Return why PostgreSQL cannot be used, or None when it can (checked once)."""
-    if not _pg_unreachable:
-        try:
-            asyncio.run(_admin("SELECT 1"))
-        except (
-            OSError,
-            asyncio.TimeoutError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-        ) as exc:
-            _pg_unreachable.append(
-                f"PostgreSQL unreachable at {PG_USER}@{PG_HOST}:{PG_PORT}: {exc!r}"
-            )
-        else:
-            _pg_unreachable.append(None)
-    return _pg_unreachable[0]
-
-
-def _require_postgres() -> None:
-    problem = _pg_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{problem} (CI=true: PostgreSQL tests must run)", pytrace=False)
-    pytest.skip(problem)
-
 
 @pytest.fixture
 def pg_database() -> Iterator[Callable[[], str]]:
     """Return a factory of fresh, empty PostgreSQL databases, all dropped after the test."""
-    _require_postgres()
+    require_postgres()
     created: list[str] = []
 
     def make() -> str:
-        name = f"tm_introspect_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return name
+        url = new_pg_database()
+        created.append(url)
+        return url.rsplit("/", 1)[1]
 
     yield make
-    for name in created:
-        try:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        except asyncpg.PostgresSyntaxError:  # server older than 13
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    for url in created:
+        drop_pg_database(url)
+
+
+def _pg_url(database: str) -> str:
+    return f"{PG_SERVER}/{database}"
 
 
 async def _pg_build(database: str, ddl: str, **kwargs: Any) -> dict:
-    conn = await asyncpg.connect(**_pg_kwargs(database))
+    conn = await asyncpg.connect(_pg_url(database))
     try:
         if ddl:
             await conn.execute(ddl)
@@ -702,12 +649,10 @@ def test_sqlite_tortoise_generated_schema(tmp_path: Path) -> None:
 
 def test_pg_tortoise_generated_schema(tmp_path: Path, pg_database: Callable[[], str]) -> None:
     module = _models_module(tmp_path)
-    password = f":{PG_PASSWORD}" if PG_PASSWORD else ""
     schemas = []
     for _ in range(2):
         database = pg_database()
-        url = f"postgres://{PG_USER}{password}@{PG_HOST}:{PG_PORT}/{database}"
-        asyncio.run(_generate(url, module))
+        asyncio.run(_generate(_pg_url(database), module))
         schemas.append(pg_schema(database))
     first, second = schemas
     assert diff_schemas(first, second) == []
