@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 
 from . import commands
-from .config import load_config
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, MarchError
 
 
@@ -98,7 +97,7 @@ def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
 
 async def _makemigrations(args: argparse.Namespace) -> int:
     result = await commands.makemigrations(
-        load_config(config=args.config, location=args.location),
+        commands.load_config(config=args.config, location=args.location),
         args.apps,
         name=args.name,
         empty=args.empty,
@@ -133,7 +132,7 @@ def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    config = load_config(config=args.config, location=args.location)
+    config = commands.load_config(config=args.config, location=args.location)
     dry = args.sql or args.plan or args.check
     result = await commands.migrate(
         config, args.app, args.target, fake=args.fake, sql=args.sql, plan=dry
@@ -154,7 +153,7 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 async def _showmigrations(args: argparse.Namespace) -> int:
     entries = await commands.showmigrations(
-        load_config(config=args.config, location=args.location), args.app
+        commands.load_config(config=args.config, location=args.location), args.app
     )
     current = None
     for entry in entries:
@@ -170,7 +169,7 @@ async def _showmigrations(args: argparse.Namespace) -> int:
 
 async def _sqlmigrate(args: argparse.Namespace) -> int:
     step = await commands.sqlmigrate(
-        load_config(config=args.config, location=args.location),
+        commands.load_config(config=args.config, location=args.location),
         args.app,
         args.name,
         backwards=args.backwards,
@@ -183,7 +182,7 @@ async def _sqlmigrate(args: argparse.Namespace) -> int:
 
 async def _check(args: argparse.Namespace) -> int:
     report = await commands.check(
-        load_config(config=args.config, location=args.location), database=args.database
+        commands.load_config(config=args.config, location=args.location), database=args.database
     )
     if not report.drifted:
         _out("No drift: the models match the migration files.")

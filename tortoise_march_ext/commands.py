@@ -19,7 +19,7 @@ from .autodetect.questioner import (
     Questioner,
     RenameHints,
 )
-from .config import MarchConfig
+from .config import MarchConfig, load_config
 from .engine.executor import Step, backwards_plan, forwards_plan, replay
 from .exceptions import GraphError, HistoryError, StateError
 from .files.writer import data_migration_stub, describe_operations, render_migration
@@ -27,6 +27,17 @@ from .operations import AddField, AlterField, CreateModel, Operation
 from .project import Project, open_project
 from .runtime.drift import DriftReport
 from .schema.state import FieldState
+
+__all__ = [
+    "MarchConfig",
+    "check",
+    "load_config",
+    "make_questioner",
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+    "sqlmigrate",
+]
 
 Key = tuple[str, str]
 MAX_NAME = 52
