@@ -451,11 +451,18 @@ class Databases:
                 print(f"warning: could not drop {url}: {exc}", file=sys.stderr)
 
 
-def run_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run one job in a fresh interpreter and return its JSON result."""
+def run_child(
+    job: dict[str, Any],
+    timeout: float,
+    *,
+    script: Path = SCRIPT,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run one job of ``script`` in a fresh interpreter and return its JSON result."""
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--child", json.dumps(job)],
+        [sys.executable, str(script), "--child", json.dumps(job)],
         cwd=job["root"],
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -91,8 +91,7 @@ ROWS: list[tuple[str, str]] = [
 ]
 
 
-class BenchError(Exception):
-    """A measurement or a setup step failed."""
+BenchError = scale.BenchError
 
 
 # -- child processes --------------------------------------------------------------------------
@@ -236,20 +235,7 @@ def child_main(raw: str) -> int:
 def run_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one job of this script in a fresh interpreter, in the project root; return its result."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_DROPPED}
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--child", json.dumps(job)],
-        cwd=job["root"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise BenchError(f"{job['op']} failed (exit {proc.returncode}):\n{tail}")
-    result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-    return result
+    return scale.run_child(job, timeout, script=SCRIPT, env=env)
 
 
 @dataclass
