@@ -482,14 +482,7 @@ def render_profile(cell: Cell) -> list[str]:
     return out
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        values = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes {text!r}: give integers like 50,200") from None
-    if not values or min(values) < 2:
-        raise argparse.ArgumentTypeError("--sizes: each size must be at least 2")
-    return values
+_sizes = scale._sizes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
