@@ -101,3 +101,52 @@ def test_optimizer_folds_add_alter_remove() -> None:
     assert optimize([create, delete], "app") == []
     other = migrations.AddField(model="A", name="y", field=fields.IntField())
     assert optimize([add, other], "app") == [add, other]
+
+
+def test_optimizer_folds_changes_into_create_model() -> None:
+    create = migrations.CreateModel(name="A", table="a", fields=[PK])
+    add = migrations.AddField(model="A", name="x", field=fields.IntField())
+    rename = migrations.RenameField(model="A", old_name="x", new_name="y")
+    alter = migrations.AlterField(model="A", name="y", field=fields.BigIntField(null=True))
+    index = migrations.AddIndex(model="A", index=fields.Index(fields=("y",)))
+    table = migrations.AlterModelTable(name="A", table="a2")
+    renamed = migrations.RenameModel(old_name="A", new_name="B")
+    folded = optimize([create, add, rename, alter, index, table, renamed], "app")
+    assert folded == [
+        migrations.CreateModel(
+            name="B",
+            table="a2",
+            fields=[PK, ("y", fields.BigIntField(null=True))],
+            indexes=[fields.Index(fields=("y",))],
+        )
+    ]
+
+
+def test_optimizer_moves_folds_past_independent_operations_only() -> None:
+    create_a = migrations.CreateModel(name="A", table="a", fields=[PK])
+    create_b = migrations.CreateModel(name="B", table="b", fields=[PK])
+    fk_to_b = migrations.AddField(model="A", name="b", field=fields.ForeignKeyField("app.B"))
+    # A's foreign key to B folds into CreateModel(A), which then moves after CreateModel(B).
+    assert optimize([create_a, create_b, fk_to_b], "app") == [
+        create_b,
+        migrations.CreateModel(
+            name="A", table="a", fields=[PK, ("b", fields.ForeignKeyField("app.B"))]
+        ),
+    ]
+    # B points at A and A at B (a cycle): the deferred foreign key must stay apart.
+    b_to_a = migrations.CreateModel(
+        name="B", table="b", fields=[PK, ("a", fields.ForeignKeyField("app.A"))]
+    )
+    assert optimize([create_a, b_to_a, fk_to_b], "app") == [create_a, b_to_a, fk_to_b]
+    # Nothing folds across hand-written code.
+    sql = migrations.RunSQL("UPDATE a SET x = 1")
+    add = migrations.AddField(model="A", name="x", field=fields.IntField())
+    alter = migrations.AlterField(model="A", name="x", field=fields.BigIntField())
+    assert optimize([add, sql, alter], "app") == [add, sql, alter]
+    assert optimize([create_a, sql, add], "app") == [create_a, sql, add]
+    # A change of another model in between does not stop a fold.
+    other = migrations.AddField(model="B", name="y", field=fields.IntField())
+    assert optimize([add, other, alter], "app") == [
+        other,
+        migrations.AddField(model="A", name="x", field=fields.BigIntField()),
+    ]

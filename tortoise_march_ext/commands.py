@@ -258,13 +258,10 @@ async def makemigrations(
             old = replay(project.graph, project.graph.nodes)
             changes = detect_changes(old, project.models, set(selected), questioner)
         result = MakeMigrationsResult()
-        units = [
-            _Unit(app, ops if empty else optimize(ops, app))
-            for app, ops in sorted(changes.operations.items())
-            if ops or empty
-        ]
+        units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
         written: list[_Unit] = []
         for unit in _order_units(units):
+            unit.operations = optimize(unit.operations, unit.app)
             initial = project.graph.leaf(unit.app) is None and not any(
                 u.app == unit.app for u in written
             )

@@ -1,4 +1,11 @@
-"""Shorten a list of operations by folding neighbours through ``Operation.reduce``."""
+"""Shorten a list of operations by folding pairs through ``Operation.reduce``.
+
+Django's rule: an operation folds with a later one when every operation in between lets one of
+the two move past it (``reduce`` returning True means "independent"). The folded result goes where
+the move is allowed: after the operations in between when the first may move right, before them
+when they may all move left past the second. RunPython and RunSQL are independent of nothing, so
+nothing folds across them.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,29 @@ from ..operations import Operation
 
 
 def optimize(operations: list[Operation], app: str) -> list[Operation]:
-    """Return an equivalent, shorter list: fold each operation with the one right after it."""
+    """Return an equivalent list, folded until nothing more folds."""
     result = list(operations)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(result) - 1):
-            folded = result[i].reduce(result[i + 1], app)
-            if folded is not None:
-                result[i : i + 2] = folded
-                changed = True
+    while True:
+        folded = _fold_once(result, app)
+        if folded is None:
+            return result
+        result = folded
+
+
+def _fold_once(operations: list[Operation], app: str) -> list[Operation] | None:
+    """Return the list with the first foldable pair folded, or None when no pair folds."""
+    for i, operation in enumerate(operations):
+        right = True
+        for j in range(i + 1, len(operations)):
+            other = operations[j]
+            result = operation.reduce(other, app)
+            if isinstance(result, list):
+                between = operations[i + 1 : j]
+                if right:
+                    return [*operations[:i], *between, *result, *operations[j + 1 :]]
+                if all(op.reduce(other, app) is True for op in between):
+                    return [*operations[:i], *result, *between, *operations[j + 1 :]]
                 break
-    return result
+            if result is not True:
+                right = False
+    return None

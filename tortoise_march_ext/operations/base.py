@@ -8,11 +8,38 @@ time), ``describe``, ``deconstruct`` and ``reduce``. Rules live in the state; SQ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backends.base import SchemaEditor, TableChange
 from ..schema.state import ModelState, ProjectState
 from ..schema.tables import m2m_tables, model_tables, resolve_table
+
+
+Ref = tuple[str, str | None]
+"""What an operation reads or writes: ``(model label, field)``; field None means the whole model,
+``""`` only its existence."""
+
+
+class Footprint(NamedTuple):
+    """The parts of the state an operation reads and writes (for the optimizer)."""
+
+    reads: frozenset[Ref]
+    writes: frozenset[Ref]
+
+
+def _overlap(a: Ref, b: Ref) -> bool:
+    return a[0] == b[0] and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+def commutes(first: Operation, second: Operation, app: str) -> bool:
+    """Return whether ``first`` and ``second`` may swap places (neither touches what the other
+    writes). Operations with an unknown footprint (RunPython, RunSQL) never commute."""
+    a, b = first.footprint(app), second.footprint(app)
+    if a is None or b is None:
+        return False
+    return not any(_overlap(w, x) for w in a.writes for x in b.reads | b.writes) and not any(
+        _overlap(w, x) for w in b.writes for x in a.reads
+    )
 
 
 class Operation:
@@ -50,9 +77,14 @@ class Operation:
         """Return the class name and keyword arguments that rebuild this operation."""
         return type(self).__name__, dict(self.__dict__)
 
-    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
-        """Return what replaces ``self`` followed by ``other``; None when they do not fold."""
+    def footprint(self, app: str) -> Footprint | None:
+        """Return what this operation reads and writes; None when that is unknown."""
         return None
+
+    def reduce(self, other: Operation, app: str) -> list[Operation] | bool:
+        """Return what replaces ``self`` followed by ``other`` (a list) when they fold; else
+        True when ``self`` may move past ``other``, False when it may not."""
+        return commutes(self, other, app)
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.deconstruct() == other.deconstruct()  # type: ignore[union-attr]
@@ -127,6 +159,10 @@ class ModelOperation(Operation):
         """Return the model's name before and after the operation."""
         name: str = self.__dict__.get("model") or self.__dict__["name"]
         return name, name
+
+    def footprint(self, app: str) -> Footprint | None:
+        """Return the whole model as written (table options may name any of its fields)."""
+        return Footprint(frozenset(), frozenset((f"{app}.{n}", None) for n in self.names()))
 
     def renames(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, str]:
         """Return new column name -> old column name for columns this operation renames."""

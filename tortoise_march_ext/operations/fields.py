@@ -13,7 +13,7 @@ from ..schema.state import (
     ModelState,
     ProjectState,
 )
-from .base import ModelOperation, Operation, sync_model
+from .base import Footprint, ModelOperation, Operation, sync_model
 
 
 def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str, Any]:
@@ -47,6 +47,19 @@ class FieldOperation(ModelOperation):
         if kwargs.get("fill", None) is NOT_PROVIDED:
             del kwargs["fill"]
         return name, kwargs
+
+    def footprint(self, app: str) -> Footprint | None:
+        """Read the model (and a relation's target); write the field, or the whole model when
+        the field is a primary key (other tables' foreign keys follow its type)."""
+        label = f"{app}.{self.model}"
+        field: FieldState | None = self.__dict__.get("field")
+        reads = {(label, "")}
+        if field is not None and field.is_relation and field.to:
+            reads.add((field.to, ""))
+        names = {self.__dict__.get("old_name", self.name), self.name}
+        if field is not None and field.primary_key:
+            return Footprint(frozenset(reads), frozenset({(label, None)}))
+        return Footprint(frozenset(reads), frozenset((label, n) for n in names))
 
     def existing_field(self, app: str, state: ProjectState) -> FieldState | None:
         """Return the field in ``state``, or None when the model or field is not there."""
@@ -84,14 +97,19 @@ class AddField(FieldOperation):
         """Return ``<model>_<field>``."""
         return f"{self.model.lower()}_{self.name.lower()}"
 
-    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
-        """Fold a following AlterField into this one and a RemoveField into nothing."""
+    def reduce(self, other: Operation, app: str) -> list[Operation] | bool:
+        """Fold a following AlterField or RenameField into this one, a RemoveField into nothing."""
         if self.same_field(other):
             if isinstance(other, AlterField):
                 return [AddField(self.model, self.name, other.field, self.fill)]
             if isinstance(other, RemoveField):
                 return []
-        return None
+        if isinstance(other, RenameField) and (other.model, other.old_name) == (
+            self.model,
+            self.name,
+        ):
+            return [AddField(self.model, other.new_name, self.field, self.fill)]
+        return super().reduce(other, app)
 
 
 class RemoveField(FieldOperation):
@@ -177,12 +195,11 @@ class AlterField(FieldOperation):
         """Return ``alter_<model>_<field>``."""
         return f"alter_{self.model.lower()}_{self.name.lower()}"
 
-    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
+    def reduce(self, other: Operation, app: str) -> list[Operation] | bool:
         """Keep only the last of consecutive AlterFields; fold a RemoveField into it."""
-        if self.same_field(other):
-            if isinstance(other, (AlterField, RemoveField)):
-                return [other]
-        return None
+        if self.same_field(other) and isinstance(other, (AlterField, RemoveField)):
+            return [other]
+        return super().reduce(other, app)
 
 
 class RenameField(FieldOperation):

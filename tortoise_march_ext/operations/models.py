@@ -7,7 +7,7 @@ from typing import Any
 
 from ..backends.base import SchemaEditor
 from ..schema.state import ConstraintState, FieldState, IndexState, ModelState, ProjectState
-from .base import ModelOperation, Operation
+from .base import Footprint, ModelOperation, Operation
 
 
 class CreateModel(ModelOperation):
@@ -39,6 +39,24 @@ class CreateModel(ModelOperation):
                 kwargs[key] = getattr(self, key)
         return "CreateModel", kwargs
 
+    @classmethod
+    def from_state(cls, model: ModelState) -> CreateModel:
+        """Return the CreateModel that builds ``model``."""
+        return cls(
+            model.name,
+            model.table,
+            model.fields,
+            model.indexes,
+            model.unique_together,
+            model.constraints,
+            model.description,
+        )
+
+    def footprint(self, app: str) -> Footprint | None:
+        """Write the model; read the models its relations point at."""
+        targets = {(state.to, "") for _, state in self.fields if state.is_relation and state.to}
+        return Footprint(frozenset(targets), frozenset({(f"{app}.{self.name}", None)}))
+
     def model_state(self, app: str) -> ModelState:
         """Return the ModelState this operation creates."""
         return ModelState(
@@ -65,11 +83,25 @@ class CreateModel(ModelOperation):
         """Return the model name."""
         return self.name.lower()
 
-    def reduce(self, other: Operation, app: str) -> list[Operation] | None:
-        """Fold a following DeleteModel of the same model into nothing."""
+    def reduce(self, other: Operation, app: str) -> list[Operation] | bool:
+        """Fold a following DeleteModel of the model into nothing, and any other change of the
+        model (fields, options, table, a rename) into the CreateModel."""
         if isinstance(other, DeleteModel) and other.name == self.name:
             return []
-        return None
+        if isinstance(other, RenameModel) and other.old_name == self.name:
+            new_name = other.new_name
+        elif (
+            isinstance(other, ModelOperation)
+            and not isinstance(other, (CreateModel, DeleteModel))
+            and other.names() == (self.name, self.name)
+        ):
+            new_name = self.name
+        else:
+            return super().reduce(other, app)
+        scratch = ProjectState()
+        self.state_forwards(app, scratch)
+        other.state_forwards(app, scratch)
+        return [CreateModel.from_state(scratch.get_model(app, new_name))]
 
 
 class DeleteModel(ModelOperation):
@@ -98,6 +130,11 @@ class RenameModel(Operation):
     def __init__(self, old_name: str, new_name: str) -> None:
         self.old_name = old_name
         self.new_name = new_name
+
+    def footprint(self, app: str) -> Footprint | None:
+        """Write both names (every relation pointing at the model changes too)."""
+        names = (self.old_name, self.new_name)
+        return Footprint(frozenset(), frozenset((f"{app}.{n}", None) for n in names))
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Rename the model and repoint every relation at it."""
