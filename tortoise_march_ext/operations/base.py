@@ -14,7 +14,6 @@ from ..backends.base import SchemaEditor, TableChange
 from ..schema.state import ModelState, ProjectState
 from ..schema.tables import m2m_tables, model_tables, resolve_table
 
-
 Ref = tuple[str, str | None]
 """What an operation reads or writes: ``(model label, field)``; field None means the whole model,
 ``""`` only its existence."""
