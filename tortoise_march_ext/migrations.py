@@ -18,10 +18,12 @@ class Migration:
     """Base class of every migration module's ``Migration``.
 
     ``dependencies`` lists ``(app, name)`` pairs that must be applied first; ``operations`` the
-    steps; ``initial`` marks an app's first migration; ``atomic`` runs it in one transaction.
+    steps; ``initial`` marks an app's first migration; ``atomic`` runs it in one transaction;
+    ``replaces`` lists the ``(app, name)`` pairs a squashed migration stands in for.
     """
 
     dependencies: ClassVar[list[tuple[str, str]]] = []
     operations: ClassVar[list[Operation]] = []
     initial: ClassVar[bool] = False
     atomic: ClassVar[bool] = True
+    replaces: ClassVar[list[tuple[str, str]]] = []

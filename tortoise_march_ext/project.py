@@ -19,6 +19,7 @@ from .config import MarchConfig
 from .engine.executor import Executor
 from .engine.graph import MigrationGraph
 from .engine.recorder import Recorder
+from .engine.replacements import apply_replacements
 from .exceptions import ConfigError
 from .files.loader import LoadedMigration, load_migrations
 from .schema.extract import extract_state
@@ -86,12 +87,24 @@ class Project:
         return self._recorders[name]
 
     def load_files(self) -> None:
-        """Import the migration files and build the graph."""
+        """Import the migration files and build the graph (squashes in use, as on a fresh
+        database, until :meth:`use_applied` says what the database applied)."""
         self.loaded = load_migrations(self.config.migrations_dir)
-        self.graph = MigrationGraph(
-            self.loaded, {k: m.dependencies for k, m in self.loaded.items()}
-        )
+        self.use_applied(())
+
+    @property
+    def replaces(self) -> dict[Key, list[Key]]:
+        """Return each squashed migration's replaced migrations."""
+        return {k: m.replaces for k, m in self.loaded.items() if m.replaces}
+
+    def use_applied(self, applied: Iterable[Key]) -> set[Key]:
+        """Rebuild the graph for a database that applied ``applied``; return the applied set
+        with the squashes that count as applied added."""
+        deps = {k: m.dependencies for k, m in self.loaded.items()}
+        deps, done = apply_replacements(deps, self.replaces, applied)
+        self.graph = MigrationGraph({k: self.loaded[k] for k in deps}, deps)
         self.graph.validate()
+        return done
 
     def executor(self) -> Executor:
         """Return an executor bound to this project's connections."""

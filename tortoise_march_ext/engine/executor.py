@@ -186,10 +186,13 @@ class Executor:
             async with self._transaction(client, self.editor_for(app)) as conn:
                 if not fake and step.atomic:
                     await self._execute(conn, step)
-                if step.backwards:
-                    await recorder.unrecord(conn, step.key)
-                else:
-                    await recorder.record(conn, step.key, step.migration.checksum)
+                # A squash is recorded with the migrations it replaces, so that the database
+                # reads the same whether the old files are kept or deleted.
+                for key in (step.key, *step.migration.replaces):
+                    if step.backwards:
+                        await recorder.unrecord(conn, key)
+                    else:
+                        await recorder.record(conn, key, step.migration.checksum)
             if after is not None:
                 await after(step)
 

@@ -51,6 +51,11 @@ class LoadedMigration:
         return [tuple(d) for d in self.migration.dependencies]  # type: ignore[misc]
 
     @property
+    def replaces(self) -> list[Key]:
+        """Return the migrations a squashed migration replaces (empty for the others)."""
+        return [tuple(r) for r in self.migration.replaces]  # type: ignore[misc]
+
+    @property
     def operations(self) -> list[Operation]:
         """Return the operations."""
         return list(self.migration.operations)
@@ -112,15 +117,25 @@ def load_file(app: str, path: Path) -> LoadedMigration:
             path=str(path),
         )
     _check_shape(path, migration)
+    replaces = migration.replaces
+    if not _pairs(replaces) or any(r[0] != app for r in replaces):
+        raise MigrationFileError(
+            f'{path}: replaces must be a sequence of ("{app}", "migration_name") pairs of its '
+            "own app",
+            path=str(path),
+        )
     return LoadedMigration(app, name, path, migration, source)
 
 
-def _check_shape(path: Path, migration: type[Migration]) -> None:
-    deps = migration.dependencies
-    if not isinstance(deps, (list, tuple)) or not all(
+def _pairs(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(
         isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(x, str) for x in d)
-        for d in deps
-    ):
+        for d in value
+    )
+
+
+def _check_shape(path: Path, migration: type[Migration]) -> None:
+    if not _pairs(migration.dependencies):
         raise MigrationFileError(
             f'{path}: dependencies must be a sequence of ("app", "migration_name") pairs',
             path=str(path),

@@ -17,12 +17,14 @@ from pathlib import Path
 from .._version import __version__
 from ..engine.executor import replay
 from ..engine.graph import MigrationGraph
+from ..engine.replacements import apply_replacements
 from ..files.loader import load_migrations, migration_files
 from ..schema.state import ProjectState
 
 Key = tuple[str, str]
 CACHE_DIR = ".march_cache"
 CACHE_FILE = "history.pickle"
+CACHE_FORMAT = b"history 2"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class History:
     dependencies: dict[Key, list[Key]]
     checksums: dict[Key, str]
     state: ProjectState
+    replaces: dict[Key, list[Key]]
 
     @property
     def nodes(self) -> set[Key]:
@@ -42,7 +45,7 @@ class History:
 
 def history_key(location: Path) -> str:
     """Return the cache key of the migration files under ``location``."""
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(__version__.encode() + CACHE_FORMAT)
     if location.is_dir():
         for folder in sorted(p for p in location.iterdir() if p.is_dir()):
             if folder.name.startswith(("_", ".")):
@@ -56,13 +59,17 @@ def history_key(location: Path) -> str:
 def build_history(location: Path, key: str) -> History:
     """Load, validate and replay every migration file."""
     loaded = load_migrations(location)
-    graph = MigrationGraph(loaded, {k: m.dependencies for k, m in loaded.items()})
+    dependencies = {k: m.dependencies for k, m in loaded.items()}
+    replaces = {k: m.replaces for k, m in loaded.items() if m.replaces}
+    in_use, _ = apply_replacements(dependencies, replaces)
+    graph = MigrationGraph({k: loaded[k] for k in in_use}, in_use)
     graph.validate()
     return History(
         key=key,
-        dependencies={k: m.dependencies for k, m in loaded.items()},
+        dependencies=dependencies,
         checksums={k: m.checksum for k, m in loaded.items()},
-        state=replay(graph, loaded),
+        state=replay(graph, in_use),
+        replaces=replaces,
     )
 
 

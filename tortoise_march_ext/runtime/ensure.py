@@ -14,7 +14,8 @@ from ..backends.locks import MigrationLock, lock_for
 from ..config import MarchConfig, load_config
 from ..engine.executor import Step, forwards_plan
 from ..engine.graph import MigrationGraph
-from ..exceptions import ConfigError, HistoryError, PendingMigrations
+from ..engine.replacements import apply_replacements, check_applied
+from ..exceptions import ConfigError, PendingMigrations
 from ..project import Project, open_project
 from . import signals
 from .cache import History, load_history
@@ -50,25 +51,17 @@ def _targets(graph: MigrationGraph, apps: list[str], target: str | None) -> list
 
 
 def _check_history(history: History, applied: dict[Key, Any]) -> None:
-    for key, row in sorted(applied.items()):
-        if key not in history.checksums:
-            raise HistoryError(
-                f"migration {_label(key)} is applied in the database but its file is missing; "
-                "restore it from version control"
-            )
-        if row.checksum != history.checksums[key]:
-            raise HistoryError(
-                f"migration {_label(key)} changed since it was applied; revert the change and put "
-                "new changes in a new migration"
-            )
+    recorded = {key: row.checksum for key, row in applied.items()}
+    check_applied(recorded, history.checksums, history.replaces)
 
 
-async def _pending(
+def _pending(
     project_apps: list[str], history: History, applied: dict[Key, Any], target: str | None
 ) -> list[Key]:
-    graph = MigrationGraph(dict.fromkeys(history.dependencies), history.dependencies)
+    deps, done = apply_replacements(history.dependencies, history.replaces, applied)
+    graph = MigrationGraph(dict.fromkeys(deps), deps)
     apps = [a for a in project_apps if a in graph.apps()]
-    return forwards_plan(graph, _targets(graph, apps, target), set(applied))
+    return forwards_plan(graph, _targets(graph, apps, target), done)
 
 
 async def _locks(project: Project, apps: list[str], timeout: float) -> list[MigrationLock]:
@@ -117,7 +110,7 @@ async def pending_migrations(config: MarchConfig, history: History | None = None
     async with open_project(config, init=False, load=False) as project:
         selected = sorted({k[0] for k in history.nodes})
         applied = await project.applied(selected)
-        return [_label(k) for k in await _pending(selected, history, applied, None)]
+        return [_label(k) for k in _pending(selected, history, applied, None)]
 
 
 async def ensure_migrated(
@@ -142,7 +135,7 @@ async def ensure_migrated(
         selected = sorted(apps or {k[0] for k in history.nodes})
         applied = await project.applied(selected)
         _check_history(history, applied)
-        pending = await _pending(selected, history, applied, target)
+        pending = _pending(selected, history, applied, target)
         if not pending:
             return MigrationReport()
         if check_only:
@@ -159,10 +152,9 @@ async def ensure_migrated(
             project.load_files()
             applied = await project.applied(selected)
             _check_history(load_history(config.migrations_dir), applied)
-            keys = forwards_plan(
-                project.graph, _targets(project.graph, selected, target), set(applied)
-            )
-            steps = await _apply(project, keys, set(applied))
+            done = project.use_applied(applied)
+            keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
+            steps = await _apply(project, keys, done)
         finally:
             await _release(locks)
         return MigrationReport(

@@ -1,7 +1,5 @@
-"""The Python API behind each CLI verb. Returns result objects; raises MarchError.
-
-``cli`` only parses arguments and prints what these return.
-"""
+"""makemigrations: write the migrations that bring the files in line with the models (and
+``--merge`` migrations for branches)."""
 
 from __future__ import annotations
 
@@ -11,33 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .autodetect.autodetector import Changes, detect_changes
-from .autodetect.optimizer import optimize
-from .autodetect.questioner import (
+from ..autodetect.autodetector import Changes, detect_changes
+from ..autodetect.optimizer import optimize
+from ..autodetect.questioner import (
     InteractiveQuestioner,
     NoInputQuestioner,
     Questioner,
     RenameHints,
 )
-from .config import MarchConfig, load_config
-from .engine.executor import Step, backwards_plan, forwards_plan, replay
-from .exceptions import GraphError, HistoryError, StateError
-from .files.writer import data_migration_stub, describe_operations, render_migration
-from .operations import AddField, AlterField, CreateModel, Operation
-from .project import Project, open_project
-from .runtime.drift import DriftReport
-from .schema.state import FieldState
-
-__all__ = [
-    "MarchConfig",
-    "check",
-    "load_config",
-    "make_questioner",
-    "makemigrations",
-    "migrate",
-    "showmigrations",
-    "sqlmigrate",
-]
+from ..config import MarchConfig
+from ..engine.executor import replay
+from ..exceptions import GraphError, StateError
+from ..files.writer import data_migration_stub, describe_operations, render_migration
+from ..operations import AddField, AlterField, CreateModel, Operation
+from ..project import Project, open_project
+from ..schema.state import FieldState
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -69,24 +55,6 @@ class MakeMigrationsResult:
     def changed(self) -> bool:
         """Return whether any migration is (or would be) written."""
         return bool(self.migrations)
-
-
-@dataclass
-class MigrateResult:
-    """What migrate planned and did."""
-
-    steps: list[Step]
-    applied: bool
-
-
-@dataclass
-class ShowEntry:
-    """One line of showmigrations."""
-
-    app: str
-    name: str
-    applied: bool
-    note: str = ""
 
 
 # -- makemigrations ------------------------------------------------------------------------------
@@ -121,9 +89,7 @@ def suggest_name(operations: list[Operation], initial: bool) -> str:
 
 def next_number(project: Project, app: str) -> int:
     """Return the number of the next migration of ``app``."""
-    numbers = [
-        int(m.group()) for a, n in project.graph.nodes if a == app if (m := re.match(r"\d+", n))
-    ]
+    numbers = [int(m.group()) for a, n in project.loaded if a == app if (m := re.match(r"\d+", n))]
     return max(numbers, default=0) + 1
 
 
@@ -335,109 +301,3 @@ def _merges(
     if not result.migrations:
         result.message = "No conflicts to merge"
     return result
-
-
-# -- migrate -------------------------------------------------------------------------------------
-def check_history(project: Project, applied: dict[Key, object]) -> None:
-    """Raise HistoryError for an applied migration whose file is missing or changed."""
-    for key in sorted(applied):
-        node = project.loaded.get(key)
-        expected = project.config.migrations_dir / key[0] / f"{key[1]}.py"
-        if node is None:
-            raise HistoryError(
-                f"migration {key[0]}.{key[1]} is applied in the database but its file {expected} "
-                "is missing; restore it from version control"
-            )
-        if node.checksum != getattr(applied[key], "checksum", node.checksum):
-            raise HistoryError(
-                f"migration {key[0]}.{key[1]} ({node.path}) changed since it was applied; revert "
-                "the change and put new changes in a new migration"
-            )
-
-
-def plan_keys(
-    project: Project, app: str | None, target: str | None, applied: set[Key]
-) -> tuple[list[Key], bool]:
-    """Return the migrations to run and whether they run backwards."""
-    graph = project.graph
-    for each in project.apps:
-        graph.leaf(each)
-    if app is None:
-        return forwards_plan(
-            graph, [k for a in graph.apps() for k in graph.leaves(a)], applied
-        ), False
-    project.check_app(app)
-    if target is None:
-        leaf = graph.leaf(app)
-        return (forwards_plan(graph, [leaf], applied) if leaf else []), False
-    key = graph.resolve(app, target)
-    if key is None or key in applied:
-        return backwards_plan(graph, app, key, applied), True
-    return forwards_plan(graph, [key], applied), False
-
-
-async def migrate(
-    config: MarchConfig,
-    app: str | None = None,
-    target: str | None = None,
-    *,
-    fake: bool = False,
-    sql: bool = False,
-    plan: bool = False,
-) -> MigrateResult:
-    """Apply or unapply migrations so each app stands at its target (default: latest)."""
-    async with open_project(config) as project:
-        applied_rows = await project.applied()
-        check_history(project, applied_rows)
-        applied = set(applied_rows)
-        keys, backwards = plan_keys(project, app, target, applied)
-        executor = project.executor()
-        steps = executor.build_steps(keys, applied, backwards=backwards)
-        if sql or plan:
-            return MigrateResult(steps, applied=False)
-        await executor.run(steps, fake=fake)
-        return MigrateResult(steps, applied=True)
-
-
-# -- showmigrations and sqlmigrate ---------------------------------------------------------------
-async def showmigrations(config: MarchConfig, app: str | None = None) -> list[ShowEntry]:
-    """Return every migration with whether it is applied, and applied ones whose file is gone."""
-    async with open_project(config) as project:
-        if app:
-            project.check_app(app)
-        applied = await project.applied()
-        entries = []
-        for key in project.graph.topological():
-            if app and key[0] != app:
-                continue
-            row = applied.get(key)
-            node = project.loaded[key]
-            note = "changed since applied" if row and row.checksum != node.checksum else ""
-            entries.append(ShowEntry(key[0], key[1], row is not None, note))
-        for key in sorted(set(applied) - set(project.loaded)):
-            if not app or key[0] == app:
-                entries.append(ShowEntry(key[0], key[1], True, "file missing"))
-        return sorted(entries, key=lambda e: e.app)
-
-
-async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: bool = False) -> Step:
-    """Return the statements one migration runs, computed without touching the database."""
-    async with open_project(config) as project:
-        project.check_app(app)
-        key = project.graph.resolve(app, name)
-        if key is None:
-            raise GraphError("sqlmigrate needs a migration name, not zero")
-        before = [k for k in project.graph.topological([key]) if k != key]
-        executor = project.executor()
-        if backwards:
-            return executor.build_steps([key], set(before) | {key}, backwards=True)[0]
-        return executor.build_steps([key], set(before), backwards=False)[0]
-
-
-# -- check ---------------------------------------------------------------------------------------
-async def check(config: MarchConfig, *, database: bool = False) -> DriftReport:
-    """Return how the models differ from the migration files (and, asked, what is pending)."""
-    from .runtime.drift import check as drift_check
-
-    async with open_project(config, load=False):
-        return await drift_check(config, database=database)
