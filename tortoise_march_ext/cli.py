@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 
 from . import commands
-from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, MarchError
+from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, GraphError, MarchError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument(
         "--no-renames", action="store_true", help="never rename: remove and add instead"
     )
+    make.add_argument(
+        "--update",
+        action="store_true",
+        help="fold the changes into each app's latest migration (when no database applied it)",
+    )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
     mig.add_argument("app", nargs="?", metavar="APP")
@@ -66,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--database", action="store_true", help="also report migrations not applied yet"
     )
+
+    squash = verbs.add_parser(
+        "squashmigrations", parents=[common], help="replace a run of migrations with one"
+    )
+    squash.add_argument("app", metavar="APP")
+    squash.add_argument("names", nargs="+", metavar="FROM TO", help="[FROM] TO (names or prefixes)")
+    squash.add_argument("--squashed-name", help="name of the new migration (after its number)")
+    squash.add_argument("--dry-run", action="store_true", help="print the file instead")
 
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP")
@@ -87,7 +100,7 @@ def _shown(path: Path) -> str:
 
 def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
     for item in result.migrations:
-        _out(f"Migrations for {item.app!r}:")
+        _out(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
         _out(f"  {_shown(item.path)}")
         for operation in item.operations:
             _out(f"    - {operation.describe()}")
@@ -104,6 +117,7 @@ async def _makemigrations(args: argparse.Namespace) -> int:
         check=args.check,
         dry_run=args.dry_run,
         merge=args.merge,
+        update=args.update,
         questioner=commands.make_questioner(
             noinput=args.noinput,
             rename_fields=args.rename_field,
@@ -180,6 +194,33 @@ async def _sqlmigrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _squashmigrations(args: argparse.Namespace) -> int:
+    if len(args.names) > 2:
+        raise GraphError("squashmigrations takes APP [FROM] TO: at most two migration names")
+    start, end = (None, *args.names) if len(args.names) == 1 else args.names
+    result = await commands.squashmigrations(
+        commands.load_config(config=args.config, location=args.location),
+        args.app,
+        start,
+        end,
+        name=args.squashed_name,
+        dry_run=args.dry_run,
+    )
+    _out(f"Squashed {', '.join(n for _, n in result.replaces)} of {result.app!r} into:")
+    _out(f"  {_shown(result.path)}")
+    for operation in result.operations:
+        _out(f"    - {operation.describe()}")
+    if result.copied:
+        _out(f"Copied functions: {', '.join(result.copied)}")
+    _out(
+        "Keep the old migrations until every database has applied them (or the squash); then "
+        "delete them and remove the replaces line."
+    )
+    if args.dry_run:
+        _out(result.source)
+    return EXIT_OK
+
+
 async def _check(args: argparse.Namespace) -> int:
     report = await commands.check(
         commands.load_config(config=args.config, location=args.location), database=args.database
@@ -203,6 +244,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "migrate": _migrate,
     "showmigrations": _showmigrations,
     "sqlmigrate": _sqlmigrate,
+    "squashmigrations": _squashmigrations,
     "check": _check,
 }
 

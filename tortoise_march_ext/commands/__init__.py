@@ -9,6 +9,7 @@ from ..autodetect.questioner import Questioner
 from ..config import MarchConfig, load_config
 from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
+from .squash import SquashResult, squashmigrations
 
 __all__ = [
     "MakeMigrationsResult",
@@ -17,6 +18,7 @@ __all__ = [
     "NewMigration",
     "Questioner",
     "ShowEntry",
+    "SquashResult",
     "check",
     "load_config",
     "make_questioner",
@@ -24,4 +26,5 @@ __all__ = [
     "migrate",
     "showmigrations",
     "sqlmigrate",
+    "squashmigrations",
 ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from ..autodetect.questioner import (
 )
 from ..config import MarchConfig
 from ..engine.executor import replay
-from ..exceptions import GraphError, StateError
+from ..exceptions import GraphError, HistoryError, StateError
+from ..files.editor import Update, update_module
 from ..files.writer import data_migration_stub, describe_operations, render_migration
 from ..operations import AddField, AlterField, CreateModel, Operation
 from ..project import Project, open_project
@@ -42,6 +44,7 @@ class NewMigration:
     path: Path
     operations: list[Operation]
     source: str
+    updated: bool = False
 
 
 @dataclass
@@ -198,12 +201,16 @@ async def makemigrations(
     check: bool = False,
     dry_run: bool = False,
     merge: bool = False,
+    update: bool = False,
     questioner: Questioner | None = None,
 ) -> MakeMigrationsResult:
     """Write the migrations that bring the files in line with the models.
 
-    With ``merge=True`` write only merge migrations for apps whose history has two leaves.
+    With ``merge=True`` write only merge migrations for apps whose history has two leaves; with
+    ``update=True`` fold the changes into each app's latest migration instead of a new one.
     """
+    if update and (merge or empty):
+        raise GraphError("--update cannot be combined with --merge or --empty")
     async with open_project(config) as project:
         for app in apps or []:
             project.check_app(app)
@@ -225,6 +232,10 @@ async def makemigrations(
             changes = detect_changes(old, project.models, set(selected), questioner)
         result = MakeMigrationsResult()
         units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
+        if update:
+            result = await _updates(project, _order_units(units))
+            _write(result, check or dry_run)
+            return result
         written: list[_Unit] = []
         for unit in _order_units(units):
             unit.operations = optimize(unit.operations, unit.app)
@@ -241,6 +252,54 @@ async def makemigrations(
             result.message = "No changes detected"
         _write(result, check or dry_run)
         return result
+
+
+async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult:
+    """Fold each unit into its app's latest migration, which no known database may have applied."""
+    result = MakeMigrationsResult(message="" if units else "No changes detected")
+    if len({u.app for u in units}) != len(units):
+        raise StateError(
+            "these changes need two migrations in one app (new models of two apps point at each "
+            "other); run makemigrations without --update"
+        )
+    applied = await project.applied([u.app for u in units]) if units else {}
+    for unit in units:
+        leaf = project.graph.leaf(unit.app)
+        if leaf is None:
+            raise GraphError(
+                f"app {unit.app!r} has no migration to update; run makemigrations without --update"
+            )
+        node = project.loaded[leaf]
+        label = f"{unit.app}.{leaf[1]}"
+        if leaf in applied:
+            raise HistoryError(
+                f"cannot update {label}: database connection "
+                f"{project.connection_name(unit.app)!r} has applied it; write a new migration "
+                f"(drop --update), or first unapply it with `migrate {unit.app} <previous>`"
+            )
+        if node.replaces:
+            raise GraphError(f"cannot update {label}: it is a squash; write a new migration")
+        later = set(project.graph.descendants(leaf))
+        deps = [d for d in _dependencies(project, unit, []) if d != leaf]
+        if any(d in later for d in deps):
+            raise StateError(
+                f"cannot update {label}: it would depend on migrations that depend on it; run "
+                "makemigrations without --update"
+            )
+        operations = optimize(node.operations + unit.operations, unit.app)
+        generated = ast.get_docstring(ast.parse(node.source), clean=False)
+        docstring = (
+            describe_operations(operations)
+            if generated == describe_operations(node.operations)
+            else None
+        )
+        new_deps = [d for d in deps if d not in node.dependencies]
+        edit = Update(operations, new_deps, docstring)
+        source = update_module(node.path, node.source, node.operations, edit)
+        result.migrations.append(
+            NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
+        )
+    return result
 
 
 def _write(result: MakeMigrationsResult, dry: bool) -> None:

@@ -62,6 +62,12 @@ def plan_keys(
     if target is None:
         leaf = graph.leaf(app)
         return (forwards_plan(graph, [leaf], applied) if leaf else []), False
+    squash = replaced_by(project.replaces).get((app, target))
+    if squash is not None and (app, target) not in graph.nodes:
+        raise GraphError(
+            f"{app}.{target} is replaced by the squash {squash[1]}, which this database uses; "
+            f"migrate to {squash[1]} or to a migration before or after it"
+        )
     key = graph.resolve(app, target)
     if key is None or key in applied:
         return backwards_plan(graph, app, key, applied), True

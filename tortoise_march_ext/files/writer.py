@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,34 +12,46 @@ from ..operations import Operation
 from .layout import layout
 from .serializer import INDENT, FunctionRef, Imports, serialize
 
-_BLANK = cst.EmptyLine(indent=False)
+BLANK = cst.EmptyLine(indent=False)
 
 
-def _docstring(text: str) -> cst.SimpleStatementLine:
+def docstring_line(text: str) -> cst.SimpleStatementLine:
+    """Return a module docstring statement."""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     return cst.SimpleStatementLine([cst.Expr(cst.SimpleString(f'"""{body}"""'))])
 
 
-def _import_lines(imports: Imports) -> list[cst.SimpleStatementLine]:
-    stdlib = [cst.Import([cst.ImportAlias(cst.Name(m))]) for m in sorted(imports.modules)]
-    stdlib_from = [f for f in sorted(imports.froms) if not f[0].startswith("tortoise_march_ext")]
-    ours = [f for f in sorted(imports.froms) if f[0].startswith("tortoise_march_ext")]
+def import_key(kind: str, module: str) -> tuple[int, int, str]:
+    """Return the isort position of an import line: section, straight before from, module."""
+    top = module.split(".")[0]
+    section = 0 if top in sys.stdlib_module_names else 2 if module.startswith(".") else 1
+    return section, 0 if kind == "import" else 1, module.lower()
 
-    def from_import(module: str, name: str) -> cst.ImportFrom:
-        return cst.ImportFrom(
-            module=cst.parse_expression(module),  # type: ignore[arg-type]
-            names=[cst.ImportAlias(cst.Name(name))],
-        )
 
-    groups = [
-        [*stdlib, *(from_import(*f) for f in stdlib_from)],
-        [from_import(*f) for f in ours],
-    ]
+def _member_key(name: str) -> tuple[int, str]:
+    head = name.split(" as ")[0]
+    kind = 0 if head.isupper() and len(head) > 1 else 1 if head[:1].isupper() else 2
+    return kind, head
+
+
+def import_lines(imports: Imports) -> list[cst.SimpleStatementLine]:
+    """Return the import lines of ``imports`` as isort (ruff's ``I`` rules) orders them:
+    standard library, then third party (this package included), then relative imports."""
+    members: dict[str, list[str]] = {}
+    for module, name in imports.froms:
+        members.setdefault(module, []).append(name)
+    entries = [(import_key("import", m), f"import {m}") for m in imports.modules]
+    for module, names in members.items():
+        listed = ", ".join(sorted(set(names), key=_member_key))
+        entries.append((import_key("from", module), f"from {module} import {listed}"))
     lines: list[cst.SimpleStatementLine] = []
-    for group in groups:
-        for i, statement in enumerate(group):
-            leading = [_BLANK] if i == 0 else []
-            lines.append(cst.SimpleStatementLine([statement], leading_lines=leading))
+    section = None
+    for key, text in sorted(entries):
+        statement = cst.parse_statement(text)
+        assert isinstance(statement, cst.SimpleStatementLine)
+        leading = [BLANK] if key[0] != section else []
+        section = key[0]
+        lines.append(statement.with_changes(leading_lines=leading))
     return lines
 
 
@@ -46,7 +59,7 @@ def _assign(name: str, value: Any, imports: Imports, blank: bool) -> cst.SimpleS
     expression = layout(serialize(value, imports), INDENT, len(name) + 3, 0)
     return cst.SimpleStatementLine(
         [cst.Assign([cst.AssignTarget(cst.Name(name))], expression)],
-        leading_lines=[_BLANK] if blank else [],
+        leading_lines=[BLANK] if blank else [],
     )
 
 
@@ -55,9 +68,9 @@ def function_stub(name: str, params: Sequence[str], doc: str) -> cst.FunctionDef
     return cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters([cst.Param(cst.Name(p)) for p in params]),
-        body=cst.IndentedBlock([_docstring(doc)]),
+        body=cst.IndentedBlock([docstring_line(doc)]),
         asynchronous=cst.Asynchronous(),
-        leading_lines=[_BLANK, _BLANK],
+        leading_lines=[BLANK, BLANK],
     )
 
 
@@ -67,24 +80,33 @@ def render_migration(
     operations: Sequence[Operation],
     *,
     initial: bool = False,
-    functions: Sequence[cst.FunctionDef] = (),
+    functions: Sequence[cst.BaseStatement] = (),
+    replaces: Sequence[tuple[str, str]] = (),
+    atomic: bool = True,
+    imports: Imports | None = None,
 ) -> str:
-    """Return the source of a migration module (``functions`` go before the class)."""
-    imports = Imports(froms={("tortoise_march_ext", "migrations")})
+    """Return the source of a migration module (``functions`` go before the class; ``imports``
+    adds to what the operations need)."""
+    imports = imports or Imports()
+    imports.froms.add(("tortoise_march_ext", "migrations"))
     body: list[cst.SimpleStatementLine] = []
     if initial:
         body.append(_assign("initial", True, imports, blank=False))
+    if not atomic:
+        body.append(_assign("atomic", False, imports, blank=False))
     deps = tuple(tuple(d) for d in dependencies)
     body.append(_assign("dependencies", deps, imports, blank=bool(body)))
+    if replaces:
+        body.append(_assign("replaces", tuple(tuple(r) for r in replaces), imports, blank=True))
     body.append(_assign("operations", tuple(operations), imports, blank=True))
     klass = cst.ClassDef(
         name=cst.Name("Migration"),
         bases=[cst.Arg(cst.parse_expression("migrations.Migration"))],
         body=cst.IndentedBlock(body),
-        leading_lines=[_BLANK, _BLANK],
+        leading_lines=[BLANK, BLANK],
     )
-    module = cst.Module(body=[_docstring(docstring), *_import_lines(imports), *functions, klass])
-    return module.code
+    head = [docstring_line(docstring), *import_lines(imports)]
+    return cst.Module(body=[*head, *functions, klass]).code
 
 
 def data_migration_stub(dependencies: Sequence[tuple[str, str]], *, initial: bool = False) -> str:

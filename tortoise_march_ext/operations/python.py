@@ -82,7 +82,8 @@ class RunPython(Operation):
 
     def describe(self) -> str:
         """Describe the operation."""
-        return f"Run Python code {getattr(self.forwards, '__name__', self.forwards)}"
+        name = getattr(self.forwards, "__name__", None) or getattr(self.forwards, "name", "")
+        return f"Run Python code {name}"
 
     @property
     def name_fragment(self) -> str:
