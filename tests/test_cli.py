@@ -138,6 +138,29 @@ def test_makemigrations_without_tracked_models_prints_hint(project: CliProject) 
     assert result.stderr == "", show(result)
 
 
+def test_update_then_squash_from_the_cli(initial: CliProject) -> None:
+    initial.ok("migrate")
+    initial.add_contact_field(NICKNAME)
+    initial.ok("makemigrations", "--name", "nickname")
+    initial.add_contact_field("age = fields.IntField(null=True)")
+    result = initial.ok("makemigrations", "--update")
+    assert "Updated migration for 'contacts'" in result.stdout, show(result)
+    assert "Add field age to Contact" in result.stdout, show(result)
+    assert initial.migration_names() == ["0001_initial.py", "0002_nickname.py"]
+    bad = initial.run("squashmigrations", "contacts", "0001", "0002", "0003")
+    assert bad.returncode == 2 and "at most two migration names" in bad.stderr, show(bad)
+    result = initial.ok("squashmigrations", "contacts", "0002")
+    assert "0001_initial_squashed_0002_nickname.py" in result.stdout, show(result)
+    # 0001 is applied and 0002 is not: the old migrations finish the job, then the squash counts.
+    result = initial.ok("migrate")
+    assert "Apply contacts.0002_nickname... Done" in result.stdout, show(result)
+    shown = initial.ok("showmigrations").stdout
+    assert "[X] 0001_initial_squashed_0002_nickname  (replaces 2 migration(s))" in shown
+    assert initial.ok("makemigrations", "--check").returncode == 0
+    unchanged = initial.run("makemigrations", "--update", "--check")
+    assert unchanged.returncode == 0 and "No changes detected" in unchanged.stdout, show(unchanged)
+
+
 # -- migrate -------------------------------------------------------------------------------------
 def test_migrate_applies(initial: CliProject) -> None:
     result = initial.ok("migrate")
