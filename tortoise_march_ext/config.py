@@ -32,7 +32,26 @@ KNOWN_KEYS = {
     "on_drift",
     "lock_timeout",
     "drift_check_database",
+    "db_lock_timeout",
+    "db_statement_timeout",
+    "db_lock_retries",
+    "safe_defaults",
 }
+DURATION_RE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
+
+
+def duration(value: Any, where: str) -> str | None:
+    """Return a PostgreSQL duration (``"2s"``, ``"500ms"``) from seconds or such a string."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return f"{round(value * 1000)}ms"
+    if isinstance(value, str) and DURATION_RE.match(value.strip()):
+        return value.strip()
+    raise ConfigError(
+        f"{where}: {value!r} is not a duration; use seconds (2.5) or a string such as "
+        '"500ms", "2s" or "1min"'
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,10 @@ class MarchConfig:
     on_drift: str = "warn"
     lock_timeout: float = 60.0
     drift_check_database: bool = False
+    db_lock_timeout: str | None = None
+    db_statement_timeout: str | None = None
+    db_lock_retries: int = 3
+    safe_defaults: bool = False
     root: Path = field(default_factory=Path.cwd)
     tortoise_config: dict[str, Any] | None = None
 
@@ -136,7 +159,18 @@ def _validated(config: MarchConfig, where: str) -> MarchConfig:
         raise ConfigError(f"{where}: drift_check_database must be true or false")
     if config.lock_timeout < 0:
         raise ConfigError(f"{where}: lock_timeout must not be negative")
-    return config
+    retries = config.db_lock_retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{where}: db_lock_retries must be a whole number, 0 or more")
+    if not isinstance(config.safe_defaults, bool):
+        raise ConfigError(f"{where}: safe_defaults must be true or false")
+    return replace(
+        config,
+        db_lock_timeout=duration(config.db_lock_timeout, f"{where}: db_lock_timeout"),
+        db_statement_timeout=duration(
+            config.db_statement_timeout, f"{where}: db_statement_timeout"
+        ),
+    )
 
 
 def load_config(
@@ -162,6 +196,10 @@ def load_config(
         on_drift=section.get("on_drift", "warn"),
         lock_timeout=section.get("lock_timeout", 60.0),
         drift_check_database=section.get("drift_check_database", False),
+        db_lock_timeout=section.get("db_lock_timeout"),
+        db_statement_timeout=section.get("db_statement_timeout"),
+        db_lock_retries=section.get("db_lock_retries", 3),
+        safe_defaults=section.get("safe_defaults", False),
         root=root,
         tortoise_config=tortoise_config,
     )

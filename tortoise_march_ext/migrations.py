@@ -20,6 +20,8 @@ class Migration:
     ``dependencies`` lists ``(app, name)`` pairs that must be applied first; ``operations`` the
     steps; ``initial`` marks an app's first migration; ``atomic`` runs it in one transaction;
     ``replaces`` lists the ``(app, name)`` pairs a squashed migration stands in for.
+    ``lock_timeout``/``statement_timeout`` (seconds or ``"2s"``) and ``lock_retries`` override
+    the ``db_*`` settings of the config for this migration (PostgreSQL).
     """
 
     dependencies: ClassVar[list[tuple[str, str]]] = []
@@ -27,3 +29,6 @@ class Migration:
     initial: ClassVar[bool] = False
     atomic: ClassVar[bool] = True
     replaces: ClassVar[list[tuple[str, str]]] = []
+    lock_timeout: ClassVar[str | float | None] = None
+    statement_timeout: ClassVar[str | float | None] = None
+    lock_retries: ClassVar[int | None] = None

@@ -16,7 +16,7 @@ from tortoise import Tortoise
 
 from .backends import SchemaEditor, editor_for
 from .config import MarchConfig
-from .engine.executor import Executor
+from .engine.executor import Executor, Timeouts
 from .engine.graph import MigrationGraph
 from .engine.recorder import Recorder
 from .engine.replacements import apply_replacements
@@ -108,7 +108,14 @@ class Project:
 
     def executor(self) -> Executor:
         """Return an executor bound to this project's connections."""
-        return Executor(self.graph, self.editor, self.client, self.recorder, self.connection_name)
+        timeouts = Timeouts(
+            self.config.db_lock_timeout,
+            self.config.db_statement_timeout,
+            self.config.db_lock_retries,
+        )
+        return Executor(
+            self.graph, self.editor, self.client, self.recorder, self.connection_name, timeouts
+        )
 
     async def applied(self, apps: Iterable[str] | None = None) -> dict[Key, Any]:
         """Return the recorder rows of every connection, for the apps that live on it."""

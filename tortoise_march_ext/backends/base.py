@@ -12,6 +12,8 @@ import decimal
 import enum
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,10 +81,14 @@ class SchemaEditor:
     fk_off_sql: ClassVar[str | None] = None
     fk_on_sql: ClassVar[str | None] = None
     fk_check_sql: ClassVar[str | None] = None
+    # Constraints added NOT VALID and validated later (PostgreSQL); elsewhere they are plain.
+    supports_not_valid: ClassVar[bool] = False
 
     create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
     drop_table_sql = "DROP TABLE {table};"
-    create_index_sql = "CREATE {unique}INDEX {name} ON {table} {using}({columns}){where};"
+    create_index_sql = (
+        "CREATE {unique}INDEX {concurrently}{name} ON {table} {using}({columns}){where};"
+    )
     drop_index_sql = "DROP INDEX {name};"
     unique_sql = "CONSTRAINT {name} UNIQUE ({columns})"
     check_sql = "CONSTRAINT {name} CHECK ({check})"
@@ -229,11 +235,12 @@ class SchemaEditor:
         """Return the statements that drop ``table``."""
         return [self.drop_table_sql.format(table=self.quote(table.name))]
 
-    def create_index(self, table: str, index: TableIndex) -> str:
+    def create_index(self, table: str, index: TableIndex, *, concurrently: bool = False) -> str:
         """Return the statement that creates ``index`` on ``table``."""
         parts = [self.quote(c) for c in index.columns] or list(index.expressions)
         return self.create_index_sql.format(
             unique="UNIQUE " if index.unique else "",
+            concurrently="CONCURRENTLY " if concurrently else "",
             name=self.quote(index.name),
             table=self.quote(table),
             using=self.index_using(index),
@@ -245,6 +252,15 @@ class SchemaEditor:
         """Return the index method clause."""
         return ""
 
+    def create_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return the statements that build ``index`` without blocking writes (where the backend
+        can; a plain CREATE INDEX elsewhere)."""
+        return [self.create_index(table, index)]
+
+    def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return the statements that drop ``index`` without blocking writes (where it can)."""
+        return [self.drop_index(table, index)]
+
     def drop_index(self, table: str, index: TableIndex) -> str:
         """Return the statement that drops ``index``."""
         return self.drop_index_sql.format(name=self.quote(index.name), table=self.quote(table))
@@ -252,6 +268,44 @@ class SchemaEditor:
     def alter_table(self, change: TableChange) -> list[str]:
         """Return the statements that turn ``change.old`` into ``change.new``, keeping rows."""
         raise NotImplementedError
+
+    # -- NOT VALID constraints ----------------------------------------------------------------
+    def add_check_not_valid(self, table: str, check: TableCheck) -> list[str]:
+        """Return ADD CONSTRAINT ... CHECK ... NOT VALID (existing rows are not checked)."""
+        raise NotImplementedError
+
+    def add_foreign_key_not_valid(self, table: str, column: Column) -> list[str]:
+        """Return ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID for ``column``."""
+        raise NotImplementedError
+
+    def validate_constraint(self, table: str, name: str) -> list[str]:
+        """Return the statement that checks the existing rows against a NOT VALID constraint."""
+        return []
+
+    def foreign_key_name(self, table: str, column: str) -> str:
+        """Return the name of the foreign key constraint of ``table.column``."""
+        raise NotImplementedError
+
+    # -- session settings ---------------------------------------------------------------------
+    def session_settings(
+        self, lock_timeout: str | None, statement_timeout: str | None, *, local: bool
+    ) -> list[str]:
+        """Return the statements that set the lock and statement timeouts (``local``: for the
+        current transaction only). Backends without such settings return nothing."""
+        return []
+
+    def reset_settings(self) -> list[str]:
+        """Return the statements that undo :meth:`session_settings` on a session."""
+        return []
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Return whether ``exc`` (or its cause) is the lock timeout firing."""
+        return False
+
+    @asynccontextmanager
+    async def pinned(self, client: Any) -> AsyncIterator[Any]:
+        """Yield a connection-like object that runs every statement on one connection."""
+        yield client
 
     # -- recorder -----------------------------------------------------------------------------
     def recorder_create(self) -> str:

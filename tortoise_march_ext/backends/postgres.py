@@ -7,13 +7,68 @@ renames keep them equal to what a fresh ``generate_schemas()`` would create.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import anyio
+
 from ..schema.state import NOT_PROVIDED
-from ..schema.tables import Column, Table, TableIndex
+from ..schema.tables import Column, Table, TableCheck, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
 
 NAME_MAX = 63
+
+
+INVALID_INDEX = (
+    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE c.relname = $1 AND NOT i.indisvalid AND pg_table_is_visible(c.oid)"
+)
+
+
+@dataclass
+class ConcurrentIndex:
+    """CREATE INDEX CONCURRENTLY, run outside a transaction. A build that fails leaves an
+    INVALID index behind in PostgreSQL; this drops it (and any left by an earlier attempt)."""
+
+    sql: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.sql
+
+    async def _drop_invalid(self, conn: Any) -> None:
+        _, rows = await conn.execute_query(INVALID_INDEX, [self.name])
+        if rows:
+            quoted = PostgresEditor().quote(self.name)
+            await conn.execute_script(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted};")
+
+    async def run(self, conn: Any, connection_for: Any = None) -> None:
+        """Build the index; on failure drop what the failed build left and re-raise."""
+        await self._drop_invalid(conn)
+        try:
+            await conn.execute_script(self.sql)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._drop_invalid(conn)
+            raise
+
+
+class PinnedConnection:
+    """The two methods the executor uses, on one asyncpg connection."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def execute_script(self, sql: str) -> None:
+        """Run one or more statements."""
+        await self.raw.execute(sql)
+
+    async def execute_query(self, sql: str, values: list[Any] | None = None) -> tuple[int, Any]:
+        """Run one statement with parameters; return (row count, rows)."""
+        rows = await self.raw.fetch(sql, *(values or []))
+        return len(rows), rows
 
 
 def pg_name(table: str, column: str | None, label: str) -> str:
@@ -34,6 +89,7 @@ class PostgresEditor(SchemaEditor):
     """DDL for PostgreSQL, as Tortoise's asyncpg and psycopg backends build schemas."""
 
     dialect = "postgres"
+    supports_not_valid = True
     can_rollback_ddl = True
     supports_comments = True
     types: ClassVar[dict[str, str]] = {
@@ -60,7 +116,6 @@ class PostgresEditor(SchemaEditor):
         "BigIntField": "BIGSERIAL NOT NULL PRIMARY KEY",
         "SmallIntField": "SMALLSERIAL NOT NULL PRIMARY KEY",
     }
-    create_index_sql = "CREATE {unique}INDEX {name} ON {table} {using}({columns}){where};"
 
     def bytes_literal(self, value: bytes) -> str:
         """Render a bytea literal."""
@@ -105,6 +160,15 @@ class PostgresEditor(SchemaEditor):
     def drop_index(self, table: str, index: TableIndex) -> str:
         """Return DROP INDEX."""
         return f"DROP INDEX {self.quote(index.name)};"
+
+    def create_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return CREATE INDEX CONCURRENTLY, which clears an INVALID leftover of an earlier
+        failed build first and drops its own INVALID index when it fails."""
+        return [ConcurrentIndex(self.create_index(table, index, concurrently=True), index.name)]
+
+    def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return DROP INDEX CONCURRENTLY."""
+        return [f"DROP INDEX CONCURRENTLY IF EXISTS {self.quote(index.name)};"]
 
     # -- alter --------------------------------------------------------------------------------
     def alter_table(self, change: TableChange) -> list[str]:
@@ -291,6 +355,58 @@ class PostgresEditor(SchemaEditor):
         if column.description:
             out.append(self.column_comment(table, column.name, column.description))
         return out
+
+    # -- NOT VALID constraints ----------------------------------------------------------------
+    def add_check_not_valid(self, table: str, check: TableCheck) -> list[str]:
+        """Return ADD CONSTRAINT ... CHECK (...) NOT VALID."""
+        return [f"ALTER TABLE {self.quote(table)} ADD {self.check_definition(check)} NOT VALID;"]
+
+    def add_foreign_key_not_valid(self, table: str, column: Column) -> list[str]:
+        """Return ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID."""
+        return [self._add_fk(table, column).removesuffix(";") + " NOT VALID;"]
+
+    def validate_constraint(self, table: str, name: str) -> list[str]:
+        """Return VALIDATE CONSTRAINT (takes no lock that blocks writes)."""
+        return [f"ALTER TABLE {self.quote(table)} VALIDATE CONSTRAINT {self.quote(name)};"]
+
+    def foreign_key_name(self, table: str, column: str) -> str:
+        """Return PostgreSQL's name for the foreign key of ``table.column``."""
+        return pg_name(table, column, "fkey")
+
+    # -- session settings ---------------------------------------------------------------------
+    def session_settings(
+        self, lock_timeout: str | None, statement_timeout: str | None, *, local: bool
+    ) -> list[str]:
+        """Return SET [LOCAL] lock_timeout / statement_timeout."""
+        verb = "SET LOCAL" if local else "SET"
+        out = []
+        for name, value in (
+            ("lock_timeout", lock_timeout),
+            ("statement_timeout", statement_timeout),
+        ):
+            if value is not None:
+                out.append(f"{verb} {name} = {self.quote_string(value)};")
+        return out
+
+    def reset_settings(self) -> list[str]:
+        """Return RESET of both timeouts."""
+        return ["RESET lock_timeout;", "RESET statement_timeout;"]
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Return whether SQLSTATE 55P03 (lock_not_available) is in the exception chain."""
+        seen: BaseException | None = exc
+        while seen is not None:
+            if getattr(seen, "sqlstate", None) == "55P03":
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
+    @asynccontextmanager
+    async def pinned(self, client: Any) -> AsyncIterator[Any]:
+        """Yield one pooled connection of ``client`` for statements that share session
+        settings outside a transaction."""
+        async with client.acquire_connection() as raw:
+            yield PinnedConnection(raw)
 
     # -- recorder -----------------------------------------------------------------------------
     def placeholders(self, count: int) -> list[str]:

@@ -23,12 +23,22 @@ from ..engine.executor import replay
 from ..exceptions import GraphError, HistoryError, StateError
 from ..files.editor import Update, update_module
 from ..files.writer import data_migration_stub, describe_operations, render_migration
-from ..operations import AddField, AlterField, CreateModel, Operation
+from ..operations import (
+    AddConstraint,
+    AddField,
+    AddIndex,
+    AlterField,
+    CreateModel,
+    Operation,
+    RemoveIndex,
+    ValidateConstraint,
+)
 from ..project import Project, open_project
-from ..schema.state import FieldState
+from ..schema.state import FieldState, ProjectState
 
 Key = tuple[str, str]
 MAX_NAME = 52
+CONCURRENTLY_REASON = "Not atomic: CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction."
 NO_TRACKED = (
     "No tracked models. Opt a model in with `class Meta(march.Meta): ...` "
     '(import tortoise_march_ext as march), or set track = "all" in [tool.tortoise_march_ext].'
@@ -103,6 +113,7 @@ class _Unit:
     app: str
     operations: list[Operation]
     name: str = ""
+    atomic: bool = True
 
     def references(self) -> set[Key]:
         """Return the models of other apps these operations point at."""
@@ -187,7 +198,14 @@ def _render(
     if empty:
         source = data_migration_stub(deps, initial=initial)
     else:
-        source = render_migration(describe_operations(ops), deps, ops, initial=initial)
+        source = render_migration(
+            describe_operations(ops),
+            deps,
+            ops,
+            initial=initial,
+            atomic=unit.atomic,
+            atomic_reason=CONCURRENTLY_REASON,
+        )
     path = project.config.migrations_dir / unit.app / f"{unit.name}.py"
     return NewMigration(unit.app, unit.name, path, ops, source)
 
@@ -225,10 +243,10 @@ async def makemigrations(
             return result
         for app in selected:
             project.graph.leaf(app)
+        old = replay(project.graph, project.graph.nodes)
         if empty:
             changes = Changes(operations={app: [] for app in selected})
         else:
-            old = replay(project.graph, project.graph.nodes)
             changes = detect_changes(old, project.models, set(selected), questioner)
         result = MakeMigrationsResult()
         units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
@@ -237,8 +255,14 @@ async def makemigrations(
             _write(result, check or dry_run)
             return result
         written: list[_Unit] = []
+        parts: list[_Unit] = []
         for unit in _order_units(units):
             unit.operations = optimize(unit.operations, unit.app)
+            safe = (
+                not empty and config.safe_defaults and project.editor(unit.app).supports_not_valid
+            )
+            parts += safe_parts(unit, old) if safe else [unit]
+        for unit in parts:
             initial = project.graph.leaf(unit.app) is None and not any(
                 u.app == unit.app for u in written
             )
@@ -300,6 +324,33 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
             NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
         )
     return result
+
+
+def safe_parts(unit: _Unit, old: ProjectState) -> list[_Unit]:
+    """Split one new migration into its safe forms for tables that already exist: indexes
+    built and dropped CONCURRENTLY (a non-atomic migration of their own), CHECKs and foreign
+    keys added NOT VALID, and their validation in a following migration."""
+    main, concurrent, validate = [], [], []
+    for op in unit.operations:
+        model = getattr(op, "model", None)
+        if model is None or (unit.app, model) not in old.models:
+            main.append(op)
+        elif isinstance(op, (AddIndex, RemoveIndex)):
+            op.concurrently = True
+            concurrent.append(op)
+        elif isinstance(op, AddConstraint) and op.constraint.kind == "check":
+            op.not_valid = True
+            main.append(op)
+            validate.append(ValidateConstraint(model, name=op.constraint.name))
+        elif isinstance(op, AddField) and op.field.is_fk and op.field.db_constraint:
+            op.not_valid = True
+            main.append(op)
+            validate.append(ValidateConstraint(model, field=op.name))
+        else:
+            main.append(op)
+    parts = [_Unit(unit.app, main), _Unit(unit.app, concurrent, atomic=False)]
+    parts.append(_Unit(unit.app, validate))
+    return [part for part in parts if part.operations]
 
 
 def _write(result: MakeMigrationsResult, dry: bool) -> None:

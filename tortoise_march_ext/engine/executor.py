@@ -7,6 +7,8 @@ irreversible step stops a backward plan before any change.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -84,6 +86,33 @@ def backwards_plan(
     return [k for k in reversed(graph.topological()) if k in doomed]
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Lock and statement timeouts for migrations (PostgreSQL durations such as ``"2s"``), and
+    how often a migration whose lock timeout fired is tried again."""
+
+    lock_timeout: str | None = None
+    statement_timeout: str | None = None
+    lock_retries: int = 3
+
+    def for_migration(self, node: LoadedMigration) -> Timeouts:
+        """Return these settings with the migration's own overrides applied."""
+        retries = node.setting("lock_retries")
+        return Timeouts(
+            node.setting("lock_timeout") or self.lock_timeout,
+            node.setting("statement_timeout") or self.statement_timeout,
+            self.lock_retries if retries is None else retries,
+        )
+
+    @property
+    def any(self) -> bool:
+        """Return whether a timeout is set."""
+        return bool(self.lock_timeout or self.statement_timeout)
+
+
+logger = logging.getLogger("tortoise_march_ext")
+
+
 class Executor:
     """Turn a plan into statements and run them on each app's connection."""
 
@@ -94,12 +123,14 @@ class Executor:
         client_for: Callable[[str], Any] | None = None,
         recorder_for: Callable[[str], Recorder] | None = None,
         connection_for: Callable[[str], str] = lambda app: "default",
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.graph = graph
         self.editor_for = editor_for
         self.client_for = client_for
         self.recorder_for = recorder_for
         self.connection_for = connection_for
+        self.timeouts = timeouts or Timeouts()
 
     def build_steps(self, keys: list[Key], applied: set[Key], *, backwards: bool) -> list[Step]:
         """Return the steps of a plan with their statements, checking reversibility first."""
@@ -170,47 +201,100 @@ class Executor:
         ``before``/``after`` are awaited around each step, outside its transaction. A step that
         is not atomic (``Migration.atomic = False`` or an operation with ``atomic=False``) runs
         statement by statement without a transaction; only its recorder row is transactional.
+        When the lock timeout fires, the step (a non-atomic step: the statement) is tried
+        again up to ``lock_retries`` times, waiting a little longer each time.
         """
         assert self.client_for is not None and self.recorder_for is not None
         ensured: set[int] = set()
         for step in steps:
             app = step.migration.app
-            client, recorder = self.client_for(app), self.recorder_for(app)
+            recorder = self.recorder_for(app)
             if id(recorder) not in ensured:
                 await recorder.ensure()
                 ensured.add(id(recorder))
             if before is not None:
                 await before(step)
+            timeouts = self.timeouts.for_migration(step.migration)
             if not fake and not step.atomic:
-                await self._execute(client, step)
-            async with self._transaction(client, self.editor_for(app)) as conn:
-                if not fake and step.atomic:
-                    await self._execute(conn, step)
-                # A squash is recorded with the migrations it replaces, so that the database
-                # reads the same whether the old files are kept or deleted.
-                for key in (step.key, *step.migration.replaces):
-                    if step.backwards:
-                        await recorder.unrecord(conn, key)
-                    else:
-                        await recorder.record(conn, key, step.migration.checksum)
+                await self._execute_outside(step, timeouts)
+            commit = functools.partial(self._commit, step, fake, timeouts)
+            await self._retrying(step, timeouts, commit)
             if after is not None:
                 await after(step)
 
-    async def _execute(self, conn: Any, step: Step) -> None:
+    async def _commit(self, step: Step, fake: bool, timeouts: Timeouts) -> None:
+        """Run an atomic step and its recorder row in one transaction."""
+        app = step.migration.app
+        client, recorder, editor = (
+            self.client_for(app),
+            self.recorder_for(app),
+            self.editor_for(app),
+        )  # type: ignore[misc]
+        async with self._transaction(client, editor) as conn:
+            if not fake and step.atomic:
+                settings = editor.session_settings(
+                    timeouts.lock_timeout, timeouts.statement_timeout, local=True
+                )
+                for sql in settings:
+                    await self._statement(conn, editor, sql)
+                await self._execute(conn, step)
+            # A squash is recorded with the migrations it replaces, so that the database
+            # reads the same whether the old files are kept or deleted.
+            for key in (step.key, *step.migration.replaces):
+                if step.backwards:
+                    await recorder.unrecord(conn, key)
+                else:
+                    await recorder.record(conn, key, step.migration.checksum)
+
+    async def _execute_outside(self, step: Step, timeouts: Timeouts) -> None:
+        """Run a non-atomic step's statements one by one, each retried on a lock timeout."""
+        client, editor = self.client_for(step.migration.app), self.editor_for(step.migration.app)  # type: ignore[misc]
+        if not timeouts.any:
+            await self._execute(client, step)
+            return
+        async with editor.pinned(client) as conn:
+            try:
+                for sql in editor.session_settings(
+                    timeouts.lock_timeout, timeouts.statement_timeout, local=False
+                ):
+                    await self._statement(conn, editor, sql)
+                await self._execute(conn, step, timeouts)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for sql in editor.reset_settings():
+                        await self._statement(conn, editor, sql)
+
+    async def _retrying(
+        self, step: Step, timeouts: Timeouts, attempt: Callable[[], Awaitable[None]]
+    ) -> None:
+        editor = self.editor_for(step.migration.app)
+        for number in range(timeouts.lock_retries + 1):
+            try:
+                await attempt()
+                return
+            except MigrationFailed as exc:
+                if number == timeouts.lock_retries or not editor.is_lock_timeout(exc):
+                    raise
+                wait = min(0.5 * 2**number, 10.0)
+                logger.warning(
+                    "%s: lock timeout (%s) fired; trying again in %.1fs (%d of %d)",
+                    step.describe(),
+                    timeouts.lock_timeout,
+                    wait,
+                    number + 1,
+                    timeouts.lock_retries,
+                )
+                await anyio.sleep(wait)
+
+    async def _execute(self, conn: Any, step: Step, timeouts: Timeouts | None = None) -> None:
         editor = self.editor_for(step.migration.app)
         for operation, statements in step.statements:
             for sql in statements:
-                try:
-                    await self._statement(conn, editor, sql)
-                except Exception as exc:
-                    raise MigrationFailed(
-                        f"{step.describe().lower()} failed at '{operation.describe()}': "
-                        f"{type(exc).__name__}: {one_line(str(exc))} "
-                        f"(statement: {one_line(str(sql), 300)}); nothing of this migration was "
-                        "kept: fix it and run migrate again",
-                        migration=str(step.migration),
-                        statement=sql,
-                    ) from exc
+                if timeouts is None:
+                    await self._run_one(conn, editor, step, operation, sql)
+                else:
+                    run = functools.partial(self._run_one, conn, editor, step, operation, sql)
+                    await self._retrying(step, timeouts, run)
         if editor.fk_check_sql:
             _, rows = await conn.execute_query(editor.fk_check_sql)
             if rows:
@@ -219,6 +303,25 @@ class Executor:
                     f"nowhere (first: {tuple(rows[0])}); nothing of this migration was kept",
                     migration=str(step.migration),
                 )
+
+    async def _run_one(
+        self, conn: Any, editor: SchemaEditor, step: Step, operation: Operation, sql: Any
+    ) -> None:
+        try:
+            await self._statement(conn, editor, sql)
+        except Exception as exc:
+            kept = (
+                "nothing of this migration was kept"
+                if step.atomic
+                else "the statements before it were kept (the migration is not atomic)"
+            )
+            raise MigrationFailed(
+                f"{step.describe().lower()} failed at '{operation.describe()}': "
+                f"{type(exc).__name__}: {one_line(str(exc))} "
+                f"(statement: {one_line(str(sql), 300)}); {kept}: fix it and run migrate again",
+                migration=str(step.migration),
+                statement=sql,
+            ) from exc
 
     async def _statement(self, conn: Any, editor: SchemaEditor, sql: Any) -> None:
         if not isinstance(sql, str):

@@ -13,8 +13,10 @@ import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..exceptions import MigrationFileError
+from ..config import duration
+from ..exceptions import ConfigError, MigrationFileError
 from ..migrations import Migration
 from ..operations import Operation
 
@@ -49,6 +51,10 @@ class LoadedMigration:
     def dependencies(self) -> list[Key]:
         """Return the ``(app, name)`` pairs this migration depends on."""
         return [tuple(d) for d in self.migration.dependencies]  # type: ignore[misc]
+
+    def setting(self, name: str) -> Any:
+        """Return a per-migration setting (``lock_timeout``...), None when the file has none."""
+        return getattr(self.migration, name, None)
 
     @property
     def replaces(self) -> list[Key]:
@@ -117,6 +123,7 @@ def load_file(app: str, path: Path) -> LoadedMigration:
             path=str(path),
         )
     _check_shape(path, migration)
+    _check_settings(path, migration)
     replaces = migration.replaces
     if not _pairs(replaces) or any(r[0] != app for r in replaces):
         raise MigrationFileError(
@@ -132,6 +139,20 @@ def _pairs(value: object) -> bool:
         isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(x, str) for x in d)
         for d in value
     )
+
+
+def _check_settings(path: Path, migration: type[Migration]) -> None:
+    try:
+        for name in ("lock_timeout", "statement_timeout"):
+            migration_duration = duration(getattr(migration, name), f"{path}: {name}")
+            setattr(migration, name, migration_duration)
+    except ConfigError as exc:
+        raise MigrationFileError(str(exc), path=str(path)) from exc
+    retries = migration.lock_retries
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)):
+        raise MigrationFileError(
+            f"{path}: lock_retries must be a whole number (or left out)", path=str(path)
+        )
 
 
 def _check_shape(path: Path, migration: type[Migration]) -> None:

@@ -156,6 +156,8 @@ def _sql_default(value: SqlDefault, imports: Imports) -> cst.BaseExpression:
 def _operation(value: Operation, imports: Imports) -> cst.BaseExpression:
     imports.froms.add(("tortoise_march_ext", "migrations"))
     name, kwargs = value.deconstruct()
+    if "march_ignore" in value.__dict__:
+        kwargs = {**kwargs, "march_ignore": value.__dict__["march_ignore"]}
     return call(f"migrations.{name}", [], kwargs, imports)
 
 

@@ -84,6 +84,7 @@ def render_migration(
     replaces: Sequence[tuple[str, str]] = (),
     atomic: bool = True,
     imports: Imports | None = None,
+    atomic_reason: str = "",
 ) -> str:
     """Return the source of a migration module (``functions`` go before the class; ``imports``
     adds to what the operations need)."""
@@ -93,7 +94,11 @@ def render_migration(
     if initial:
         body.append(_assign("initial", True, imports, blank=False))
     if not atomic:
-        body.append(_assign("atomic", False, imports, blank=False))
+        line = _assign("atomic", False, imports, blank=False)
+        if atomic_reason:
+            comment = cst.EmptyLine(indent=True, comment=cst.Comment(f"# {atomic_reason}"))
+            line = line.with_changes(leading_lines=[comment])
+        body.append(line)
     deps = tuple(tuple(d) for d in dependencies)
     body.append(_assign("dependencies", deps, imports, blank=bool(body)))
     if replaces:

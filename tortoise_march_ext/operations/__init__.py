@@ -12,6 +12,7 @@ from .indexes import (
     RemoveIndex,
     RenameConstraint,
     RenameIndex,
+    ValidateConstraint,
 )
 from .models import (
     AlterModelDescription,
@@ -44,4 +45,5 @@ __all__ = [
     "RenameModel",
     "RunPython",
     "RunSQL",
+    "ValidateConstraint",
 ]

@@ -7,6 +7,7 @@ time), ``describe``, ``deconstruct`` and ``reduce``. Rules live in the state; SQ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -41,11 +42,41 @@ def commutes(first: Operation, second: Operation, app: str) -> bool:
     )
 
 
+Ignore = tuple[str, str]
+
+
+def _with_ignore(init: Any) -> Any:
+    @functools.wraps(init)
+    def __init__(self: Operation, *args: Any, march_ignore: Any = (), **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if march_ignore:
+            self.march_ignore = march_ignore
+
+    return __init__
+
+
 class Operation:
-    """One step of a migration."""
+    """One step of a migration.
+
+    Every operation also takes ``march_ignore=("rule-id", "why")`` (or a tuple of such pairs):
+    the linter findings it silences, with the reason written next to them.
+    """
 
     reversible: bool = True
     atomic: bool = True
+    march_ignore: Ignore | tuple[Ignore, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _with_ignore(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def ignored_rules(self) -> dict[str, str]:
+        """Return rule id -> reason for the linter findings this operation silences."""
+        pairs = self.march_ignore
+        if pairs and isinstance(pairs[0], str):
+            pairs = (pairs,)  # type: ignore[assignment]
+        return {str(rule): str(why) for rule, why in pairs}  # type: ignore[misc]
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Apply this operation to ``state`` in place."""

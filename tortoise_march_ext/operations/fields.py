@@ -13,6 +13,7 @@ from ..schema.state import (
     ModelState,
     ProjectState,
 )
+from ..schema.tables import resolve_table
 from .base import Footprint, ModelOperation, Operation, sync_model
 
 
@@ -68,13 +69,46 @@ class FieldOperation(ModelOperation):
 
 
 class AddField(FieldOperation):
-    """Add a field; existing rows get ``fill`` (a one-off value) or the field's static default."""
+    """Add a field; existing rows get ``fill`` (a one-off value) or the field's static default.
 
-    def __init__(self, model: str, name: str, field: FieldState, fill: Any = NOT_PROVIDED) -> None:
+    A foreign key with ``not_valid=True`` gets its constraint NOT VALID (PostgreSQL): existing
+    rows are checked later by ``ValidateConstraint(model, field=name)``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        name: str,
+        field: FieldState,
+        fill: Any = NOT_PROVIDED,
+        not_valid: bool = False,
+    ) -> None:
         self.model = model
         self.name = name
         self.field = field
         self.fill = fill
+        self.not_valid = not_valid
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; ``fill`` and ``not_valid`` only when given."""
+        name, kwargs = super().deconstruct()
+        if not kwargs.get("not_valid"):
+            kwargs.pop("not_valid", None)
+        return name, kwargs
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Add the column; a NOT VALID foreign key is added as a separate constraint."""
+        if not (self.not_valid and self.field.is_fk and editor.supports_not_valid):
+            return super().database_forwards(app, editor, from_state, to_state)
+        bare = to_state.clone()
+        model = bare.get_model(app, self.model)
+        bare.put_model(model.with_field(self.name, self.field.with_changes(db_constraint=False)))
+        out = super().database_forwards(app, editor, from_state, bare)
+        table = resolve_table(to_state, to_state.get_model(app, self.model))
+        column = next(c for c in table.columns if c.name == self.field.column(self.name))
+        return out + editor.add_foreign_key_not_valid(table.name, column)
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the field."""
@@ -101,14 +135,14 @@ class AddField(FieldOperation):
         """Fold a following AlterField or RenameField into this one, a RemoveField into nothing."""
         if self.same_field(other):
             if isinstance(other, AlterField):
-                return [AddField(self.model, self.name, other.field, self.fill)]
+                return [AddField(self.model, self.name, other.field, self.fill, self.not_valid)]
             if isinstance(other, RemoveField):
                 return []
         if isinstance(other, RenameField) and (other.model, other.old_name) == (
             self.model,
             self.name,
         ):
-            return [AddField(self.model, other.new_name, self.field, self.fill)]
+            return [AddField(self.model, other.new_name, self.field, self.fill, self.not_valid)]
         return super().reduce(other, app)
 
 

@@ -4,19 +4,69 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
+from ..backends.base import SchemaEditor
 from ..exceptions import StateError
 from ..schema.state import ConstraintState, IndexState, ProjectState
-from ..schema.tables import index_name
+from ..schema.tables import index_name, resolve_table
 from .base import ModelOperation
 
 
-class AddIndex(ModelOperation):
-    """Add a ``Meta.indexes`` entry."""
+def _index_statements(
+    app: str, model: str, name: str, state: ProjectState, editor: SchemaEditor, create: bool
+) -> list[Any]:
+    """Return the statement that builds (or drops) index ``name`` of ``model`` concurrently."""
+    table = resolve_table(state, state.get_model(app, model))
+    index = next(i for i in table.indexes if i.name == name)
+    if create:
+        return editor.create_index_concurrently(table.name, index)
+    return editor.drop_index_concurrently(table.name, index)
 
-    def __init__(self, model: str, index: IndexState) -> None:
+
+class _Concurrently(ModelOperation):
+    """An index operation that may build or drop its index without locking out writes."""
+
+    concurrently: bool = False
+
+    @property
+    def atomic(self) -> bool:  # type: ignore[override]
+        """Return False for CONCURRENTLY, which PostgreSQL refuses inside a transaction."""
+        return not self.concurrently
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; ``concurrently`` only when set."""
+        name, kwargs = super().deconstruct()
+        if not kwargs.get("concurrently"):
+            kwargs.pop("concurrently", None)
+        return name, kwargs
+
+
+class AddIndex(_Concurrently):
+    """Add a ``Meta.indexes`` entry (``concurrently=True``: CREATE INDEX CONCURRENTLY)."""
+
+    def __init__(self, model: str, index: IndexState, concurrently: bool = False) -> None:
         self.model = model
         self.index = index
+        self.concurrently = concurrently
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Create the index (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_forwards(app, editor, from_state, to_state)
+        name = index_name(to_state.get_model(app, self.model), self.index)
+        return _index_statements(app, self.model, name, to_state, editor, create=True)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Drop the index (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_backwards(app, editor, from_state, to_state)
+        name = index_name(to_state.get_model(app, self.model), self.index)
+        return _index_statements(app, self.model, name, to_state, editor, create=False)
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the index."""
@@ -35,12 +85,30 @@ class AddIndex(ModelOperation):
         return f"{self.model.lower()}_{label.lower()}"
 
 
-class RemoveIndex(ModelOperation):
-    """Remove the index called ``name`` (its own name or the one derived for it)."""
+class RemoveIndex(_Concurrently):
+    """Remove the index called ``name`` (its own name or the one derived for it);
+    ``concurrently=True``: DROP INDEX CONCURRENTLY."""
 
-    def __init__(self, model: str, name: str) -> None:
+    def __init__(self, model: str, name: str, concurrently: bool = False) -> None:
         self.model = model
         self.name = name
+        self.concurrently = concurrently
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Drop the index (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_forwards(app, editor, from_state, to_state)
+        return _index_statements(app, self.model, self.name, from_state, editor, create=False)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Build the index again (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_backwards(app, editor, from_state, to_state)
+        return _index_statements(app, self.model, self.name, from_state, editor, create=True)
 
     def names(self) -> tuple[str, str]:
         """Return the model name."""
@@ -65,11 +133,30 @@ class RemoveIndex(ModelOperation):
 
 
 class AddConstraint(ModelOperation):
-    """Add a ``Meta.constraints`` entry."""
+    """Add a ``Meta.constraints`` entry; a CHECK with ``not_valid=True`` skips the existing rows
+    (PostgreSQL NOT VALID) until a later ValidateConstraint checks them."""
 
-    def __init__(self, model: str, constraint: ConstraintState) -> None:
+    def __init__(self, model: str, constraint: ConstraintState, not_valid: bool = False) -> None:
         self.model = model
         self.constraint = constraint
+        self.not_valid = not_valid
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments; ``not_valid`` only when set."""
+        name, kwargs = super().deconstruct()
+        if not kwargs.get("not_valid"):
+            kwargs.pop("not_valid", None)
+        return name, kwargs
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Add the constraint (NOT VALID when asked and the backend has it)."""
+        if not (self.not_valid and editor.supports_not_valid and self.constraint.kind == "check"):
+            return super().database_forwards(app, editor, from_state, to_state)
+        table = resolve_table(to_state, to_state.get_model(app, self.model))
+        check = next(c for c in table.checks if c.name == self.constraint.name)
+        return editor.add_check_not_valid(table.name, check)
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the constraint."""
@@ -188,3 +275,59 @@ class RenameConstraint(_RenameOption):
 
     kind = "constraint"
     attribute = "constraints"
+
+
+class ValidateConstraint(ModelOperation):
+    """Check the existing rows against a constraint added NOT VALID (a CHECK by ``name``, a
+    foreign key by its ``field``). Takes no lock that blocks writes; changes no state."""
+
+    def __init__(self, model: str, name: str | None = None, field: str | None = None) -> None:
+        if (name is None) == (field is None):
+            raise StateError("ValidateConstraint needs name= (a CHECK) or field= (a foreign key)")
+        self.model = model
+        self.name = name
+        self.field = field
+
+    def names(self) -> tuple[str, str]:
+        """Return the model name."""
+        return self.model, self.model
+
+    def deconstruct(self) -> tuple[str, dict[str, Any]]:
+        """Return the arguments given."""
+        kwargs = {k: v for k, v in self.__dict__.items() if v is not None}
+        return "ValidateConstraint", kwargs
+
+    def state_forwards(self, app: str, state: ProjectState) -> None:
+        """Check that the model (and field) exist; nothing changes."""
+        model = state.get_model(app, self.model)
+        if self.field is not None:
+            model.get_field(self.field)
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Return VALIDATE CONSTRAINT (nothing on backends without NOT VALID)."""
+        if not editor.supports_not_valid:
+            return []
+        model = to_state.get_model(app, self.model)
+        name = self.name
+        if self.field is not None:
+            name = editor.foreign_key_name(model.table, model.column_of(self.field))
+        assert name is not None
+        return editor.validate_constraint(model.table, name)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Nothing to undo."""
+        return []
+
+    def describe(self) -> str:
+        """Describe the operation."""
+        what = self.name or f"foreign key {self.field}"
+        return f"Validate constraint {what} on {self.model}"
+
+    @property
+    def name_fragment(self) -> str:
+        """Return ``validate_<model>_<name>``."""
+        return f"validate_{self.model.lower()}_{(self.name or self.field or '').lower()}"
