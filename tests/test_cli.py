@@ -4,6 +4,7 @@ of examples/contacts_app, against a real SQLite file (and PostgreSQL for the rou
 
 from __future__ import annotations
 
+import json
 import runpy
 from pathlib import Path
 
@@ -159,6 +160,22 @@ def test_update_then_squash_from_the_cli(initial: CliProject) -> None:
     assert initial.ok("makemigrations", "--check").returncode == 0
     unchanged = initial.run("makemigrations", "--update", "--check")
     assert unchanged.returncode == 0 and "No changes detected" in unchanged.stdout, show(unchanged)
+
+
+def test_lint_from_the_cli(initial: CliProject) -> None:
+    result = initial.run("lint", "contacts", "--format", "json")
+    assert result.returncode == 1, show(result)
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert rules == {"int-pk-overflow"}
+    bad = initial.run("lint", "--since", "0001")
+    assert bad.returncode == 2 and "--since needs an app" in bad.stderr, show(bad)
+    initial.add_contact_field("score = fields.IntField(default=0, db_index=True)")
+    made = initial.ok("makemigrations")
+    assert "! contacts.0002_contact_score[#0] index-without-concurrently" in made.stdout
+    clean = initial.run("lint", "contacts", "--since", "0002")
+    assert clean.returncode == 0 and "0 finding(s)" in clean.stdout, show(clean)
+    text = initial.run("lint", "contacts", "--since", "0001")
+    assert text.returncode == 1 and "index-without-concurrently" in text.stdout, show(text)
 
 
 # -- migrate -------------------------------------------------------------------------------------

@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     squash.add_argument("--squashed-name", help="name of the new migration (after its number)")
     squash.add_argument("--dry-run", action="store_true", help="print the file instead")
 
+    lint = verbs.add_parser(
+        "lint", parents=[common], help="find unsafe operations; exit 1 if any remain"
+    )
+    lint.add_argument("app", nargs="?", metavar="APP")
+    lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP")
     sql.add_argument("name", metavar="NAME")
@@ -104,6 +111,8 @@ def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
         _out(f"  {_shown(item.path)}")
         for operation in item.operations:
             _out(f"    - {operation.describe()}")
+        for finding in item.findings:
+            _out(f"    ! {finding.as_text()}")
         if dry_run:
             _out(item.source)
 
@@ -221,6 +230,16 @@ async def _squashmigrations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _lint(args: argparse.Namespace) -> int:
+    report = await commands.lint(
+        commands.load_config(config=args.config, location=args.location),
+        args.app,
+        since=args.since,
+    )
+    _out(report.as_json() if args.format == "json" else report.as_text())
+    return report.exit_code
+
+
 async def _check(args: argparse.Namespace) -> int:
     report = await commands.check(
         commands.load_config(config=args.config, location=args.location), database=args.database
@@ -245,6 +264,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "showmigrations": _showmigrations,
     "sqlmigrate": _sqlmigrate,
     "squashmigrations": _squashmigrations,
+    "lint": _lint,
     "check": _check,
 }
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from ..autodetect.questioner import Questioner
 from ..config import MarchConfig, load_config
+from ..lint import Finding, LintReport
+from .lint import lint, lint_migration
 from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
 from .squash import SquashResult, squashmigrations
 
 __all__ = [
+    "Finding",
+    "LintReport",
     "MakeMigrationsResult",
     "MarchConfig",
     "MigrateResult",
@@ -20,6 +24,8 @@ __all__ = [
     "ShowEntry",
     "SquashResult",
     "check",
+    "lint",
+    "lint_migration",
     "load_config",
     "make_questioner",
     "makemigrations",

@@ -23,6 +23,7 @@ from ..engine.executor import replay
 from ..exceptions import GraphError, HistoryError, StateError
 from ..files.editor import Update, update_module
 from ..files.writer import data_migration_stub, describe_operations, render_migration
+from ..lint import Finding, lint_operations
 from ..operations import (
     AddConstraint,
     AddField,
@@ -55,6 +56,7 @@ class NewMigration:
     operations: list[Operation]
     source: str
     updated: bool = False
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -262,6 +264,7 @@ async def makemigrations(
                 not empty and config.safe_defaults and project.editor(unit.app).supports_not_valid
             )
             parts += safe_parts(unit, old) if safe else [unit]
+        state = old.clone()
         for unit in parts:
             initial = project.graph.leaf(unit.app) is None and not any(
                 u.app == unit.app for u in written
@@ -271,7 +274,14 @@ async def makemigrations(
             deps = _dependencies(project, unit, written)
             unit.name = f"{number:04d}_{label}"
             written.append(unit)
-            result.migrations.append(_render(project, unit, deps, initial, empty))
+            made = _render(project, unit, deps, initial, empty)
+            key = (unit.app, unit.name)
+            made.findings = lint_operations(
+                key, unit.operations, state, atomic=unit.atomic
+            ).findings
+            for operation in unit.operations:
+                operation.state_forwards(unit.app, state)
+            result.migrations.append(made)
         if not result.migrations:
             result.message = "No changes detected"
         _write(result, check or dry_run)
@@ -320,9 +330,10 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         new_deps = [d for d in deps if d not in node.dependencies]
         edit = Update(operations, new_deps, docstring)
         source = update_module(node.path, node.source, node.operations, edit)
-        result.migrations.append(
-            NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
-        )
+        made = NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
+        before = replay(project.graph, [k for k in project.graph.nodes if k != leaf])
+        made.findings = lint_operations(leaf, operations, before, atomic=node.atomic).findings
+        result.migrations.append(made)
     return result
 
 
