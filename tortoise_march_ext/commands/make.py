@@ -258,13 +258,14 @@ async def makemigrations(
             return result
         written: list[_Unit] = []
         parts: list[_Unit] = []
+        before = replay(project.graph, project.graph.nodes)  # detect_changes moves ``old`` on
         for unit in _order_units(units):
             unit.operations = optimize(unit.operations, unit.app)
             safe = (
                 not empty and config.safe_defaults and project.editor(unit.app).supports_not_valid
             )
-            parts += safe_parts(unit, old) if safe else [unit]
-        state = old.clone()
+            parts += safe_parts(unit, before) if safe else [unit]
+        state = before.clone()
         for unit in parts:
             initial = project.graph.leaf(unit.app) is None and not any(
                 u.app == unit.app for u in written
