@@ -6,8 +6,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.harness import Backend
 
 PG_HOST = os.environ.get("MARCH_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -68,6 +73,18 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Yield each backend the harness drives (PostgreSQL required in CI), cleaned up after."""
+    from tests.harness import Backend
+
+    if request.param == "postgres":
+        require_postgres()
+    made = Backend(request.param, tmp_path)
+    yield made
+    made.cleanup()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

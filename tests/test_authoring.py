@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.cliproject import make_project
-from tests.conftest import require_postgres
 from tests.harness import Backend, Project
 from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands, migrations
@@ -23,12 +22,8 @@ def answers(text: str) -> commands.Questioner:
     return commands.make_questioner(input=io.StringIO(text), output=io.StringIO())
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
-    if request.param == "postgres":
-        require_postgres()
-    backend = Backend(request.param, tmp_path)
-    request.addfinalizer(backend.cleanup)
+@pytest.fixture
+def project(backend: Backend, tmp_path: Path) -> Project:
     proj = Project(tmp_path, backend)
     proj.write_models({"app": models(PERSON, PET)})
     proj.makemigrations()

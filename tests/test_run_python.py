@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_postgres
 from tests.harness import Backend, Project
 from tests.scenarios import ID, model, models
 from tortoise_march_ext.exceptions import GraphError, MigrationFailed
@@ -47,12 +46,8 @@ class Migration(migrations.Migration):
 '''
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
-    if request.param == "postgres":
-        require_postgres()
-    backend = Backend(request.param, tmp_path)
-    request.addfinalizer(backend.cleanup)
+@pytest.fixture
+def project(backend: Backend, tmp_path: Path) -> Project:
     proj = Project(tmp_path, backend)
     proj.write_models({"app": V1})
     proj.makemigrations()

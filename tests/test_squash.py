@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_postgres
 from tests.harness import Backend, Project
 from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands
@@ -107,12 +106,8 @@ def seeds(project: Project) -> list[tuple[object, ...]]:
     return project.backend.execute(project.url, "SELECT name, age FROM person ORDER BY id")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
-    if request.param == "postgres":
-        require_postgres()
-    backend = Backend(request.param, tmp_path)
-    request.addfinalizer(backend.cleanup)
+@pytest.fixture
+def project(backend: Backend, tmp_path: Path) -> Project:
     return Project(tmp_path, backend)
 
 

@@ -15,7 +15,7 @@ import libcst as cst
 
 from ..exceptions import MigrationFileError
 from ..operations import Operation
-from .layout import code, layout
+from .layout import break_to, code, layout
 from .serializer import INDENT, Imports, serialize
 from .writer import BLANK, docstring_line, import_key, import_lines
 
@@ -214,15 +214,6 @@ def _sequence(assign: cst.Assign | None, name: str, path: Path) -> cst.List | cs
     return assign.value
 
 
-def _break(indent: str) -> cst.ParenthesizedWhitespace:
-    return cst.ParenthesizedWhitespace(
-        first_line=cst.TrailingWhitespace(),
-        empty_lines=[],
-        indent=False,
-        last_line=cst.SimpleWhitespace(indent),
-    )
-
-
 def _comma_to(element: cst.BaseElement, indent: str) -> cst.BaseElement:
     """Return ``element`` with a trailing comma that breaks the line to ``indent``, keeping
     the comments that were attached to its comma."""
@@ -235,7 +226,9 @@ def _comma_to(element: cst.BaseElement, indent: str) -> cst.BaseElement:
         )
         return element.with_changes(comma=comma.with_changes(whitespace_after=after))
     return element.with_changes(
-        comma=cst.Comma(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=_break(indent))
+        comma=cst.Comma(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=break_to(indent)
+        )
     )
 
 

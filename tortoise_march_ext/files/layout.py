@@ -19,7 +19,8 @@ def code(node: cst.CSTNode) -> str:
     return _MODULE.code_for_node(node)
 
 
-def _break(indent: str) -> cst.ParenthesizedWhitespace:
+def break_to(indent: str) -> cst.ParenthesizedWhitespace:
+    """Return a line break followed by ``indent`` (inside brackets)."""
     return cst.ParenthesizedWhitespace(
         first_line=cst.TrailingWhitespace(),
         empty_lines=[],
@@ -135,5 +136,5 @@ def layout(
     for i, item in enumerate(items):
         value = layout(item.value, inner, _value_prefix(item), 1, memo)  # type: ignore[attr-defined]
         after = inner if i < len(items) - 1 else indent
-        out.append(_with_value(item, value, cst.Comma(whitespace_after=_break(after))))
-    return _rebuild(node, out, _break(inner))
+        out.append(_with_value(item, value, cst.Comma(whitespace_after=break_to(after))))
+    return _rebuild(node, out, break_to(inner))

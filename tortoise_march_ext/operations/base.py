@@ -124,6 +124,11 @@ class Operation:
         return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
+def drop_false(name: str, kwargs: dict[str, Any], *keys: str) -> tuple[str, dict[str, Any]]:
+    """Return ``(name, kwargs)`` without the flags in ``keys`` that are off (their default)."""
+    return name, {k: v for k, v in kwargs.items() if k not in keys or v}
+
+
 def sync_model(
     editor: SchemaEditor,
     before: tuple[ProjectState, ModelState | None],

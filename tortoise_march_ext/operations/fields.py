@@ -14,7 +14,7 @@ from ..schema.state import (
     ProjectState,
 )
 from ..schema.tables import resolve_table
-from .base import Footprint, ModelOperation, Operation, sync_model
+from .base import Footprint, ModelOperation, Operation, drop_false, sync_model
 
 
 def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str, Any]:
@@ -91,10 +91,7 @@ class AddField(FieldOperation):
 
     def deconstruct(self) -> tuple[str, dict[str, Any]]:
         """Return the arguments; ``fill`` and ``not_valid`` only when given."""
-        name, kwargs = super().deconstruct()
-        if not kwargs.get("not_valid"):
-            kwargs.pop("not_valid", None)
-        return name, kwargs
+        return drop_false(*super().deconstruct(), "not_valid")
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState

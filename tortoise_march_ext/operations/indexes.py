@@ -10,24 +10,15 @@ from ..backends.base import SchemaEditor
 from ..exceptions import StateError
 from ..schema.state import ConstraintState, IndexState, ProjectState
 from ..schema.tables import index_name, resolve_table
-from .base import ModelOperation
-
-
-def _index_statements(
-    app: str, model: str, name: str, state: ProjectState, editor: SchemaEditor, create: bool
-) -> list[Any]:
-    """Return the statement that builds (or drops) index ``name`` of ``model`` concurrently."""
-    table = resolve_table(state, state.get_model(app, model))
-    index = next(i for i in table.indexes if i.name == name)
-    if create:
-        return editor.create_index_concurrently(table.name, index)
-    return editor.drop_index_concurrently(table.name, index)
+from .base import ModelOperation, drop_false
 
 
 class _Concurrently(ModelOperation):
     """An index operation that may build or drop its index without locking out writes."""
 
+    model: str
     concurrently: bool = False
+    creates = True  # whether forwards builds the index (AddIndex) or drops it (RemoveIndex)
 
     @property
     def atomic(self) -> bool:  # type: ignore[override]
@@ -36,10 +27,39 @@ class _Concurrently(ModelOperation):
 
     def deconstruct(self) -> tuple[str, dict[str, Any]]:
         """Return the arguments; ``concurrently`` only when set."""
-        name, kwargs = super().deconstruct()
-        if not kwargs.get("concurrently"):
-            kwargs.pop("concurrently", None)
-        return name, kwargs
+        return drop_false(*super().deconstruct(), "concurrently")
+
+    def index_name(self, app: str, with_index: ProjectState) -> str:
+        """Return the name of the index, looked up in the state that has it."""
+        raise NotImplementedError
+
+    def _concurrent(
+        self, app: str, editor: SchemaEditor, with_index: ProjectState, create: bool
+    ) -> list[Any]:
+        table = resolve_table(with_index, with_index.get_model(app, self.model))
+        name = self.index_name(app, with_index)
+        index = next(i for i in table.indexes if i.name == name)
+        if create:
+            return editor.create_index_concurrently(table.name, index)
+        return editor.drop_index_concurrently(table.name, index)
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Build or drop the index (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_forwards(app, editor, from_state, to_state)
+        state = to_state if self.creates else from_state
+        return self._concurrent(app, editor, state, create=self.creates)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Undo: drop or build the index again (concurrently when asked)."""
+        if not self.concurrently:
+            return super().database_backwards(app, editor, from_state, to_state)
+        state = to_state if self.creates else from_state
+        return self._concurrent(app, editor, state, create=not self.creates)
 
 
 class AddIndex(_Concurrently):
@@ -50,23 +70,9 @@ class AddIndex(_Concurrently):
         self.index = index
         self.concurrently = concurrently
 
-    def database_forwards(
-        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[Any]:
-        """Create the index (concurrently when asked)."""
-        if not self.concurrently:
-            return super().database_forwards(app, editor, from_state, to_state)
-        name = index_name(to_state.get_model(app, self.model), self.index)
-        return _index_statements(app, self.model, name, to_state, editor, create=True)
-
-    def database_backwards(
-        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[Any]:
-        """Drop the index (concurrently when asked)."""
-        if not self.concurrently:
-            return super().database_backwards(app, editor, from_state, to_state)
-        name = index_name(to_state.get_model(app, self.model), self.index)
-        return _index_statements(app, self.model, name, to_state, editor, create=False)
+    def index_name(self, app: str, with_index: ProjectState) -> str:
+        """Return the index's own name or the one derived for it."""
+        return index_name(with_index.get_model(app, self.model), self.index)
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the index."""
@@ -94,21 +100,11 @@ class RemoveIndex(_Concurrently):
         self.name = name
         self.concurrently = concurrently
 
-    def database_forwards(
-        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[Any]:
-        """Drop the index (concurrently when asked)."""
-        if not self.concurrently:
-            return super().database_forwards(app, editor, from_state, to_state)
-        return _index_statements(app, self.model, self.name, from_state, editor, create=False)
+    creates = False
 
-    def database_backwards(
-        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[Any]:
-        """Build the index again (concurrently when asked)."""
-        if not self.concurrently:
-            return super().database_backwards(app, editor, from_state, to_state)
-        return _index_statements(app, self.model, self.name, from_state, editor, create=True)
+    def index_name(self, app: str, with_index: ProjectState) -> str:
+        """Return the name given."""
+        return self.name
 
     def names(self) -> tuple[str, str]:
         """Return the model name."""
@@ -143,10 +139,7 @@ class AddConstraint(ModelOperation):
 
     def deconstruct(self) -> tuple[str, dict[str, Any]]:
         """Return the arguments; ``not_valid`` only when set."""
-        name, kwargs = super().deconstruct()
-        if not kwargs.get("not_valid"):
-            kwargs.pop("not_valid", None)
-        return name, kwargs
+        return drop_false(*super().deconstruct(), "not_valid")
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
