@@ -236,3 +236,26 @@ def test_replacement_rule_without_files() -> None:
     half, done = apply_replacements(deps, replaces, [("a", "1"), ("a", "2")])
     assert ("a", "s") not in half and ("a", "3") in half
     assert fresh[("b", "1")] == [("a", "s")] and half[("b", "1")] == [("a", "3")]
+
+
+def test_start_up_check_sees_the_squash_like_migrate_does(tmp_path: Path) -> None:
+    from tortoise_march_ext.runtime.cache import load_history
+    from tortoise_march_ext.runtime.ensure import _check_history, _pending
+
+    project = Project(tmp_path, Backend("sqlite", tmp_path))
+    write_history(project)
+    squash(project, "0002", "0006")
+    history = load_history(project.migrations)
+    fresh = _pending(["app"], history, {}, None)
+    assert [name for _, name in fresh] == ["0001_initial", SQUASH]
+    old_rows = {("app", name): None for name in OLD}
+    assert _pending(["app"], history, old_rows, None) == []
+    half = {("app", name): None for name in OLD[:3]}
+    assert [name for _, name in _pending(["app"], history, half, None)] == OLD[3:]
+    # Rows a squash wrote for the migrations it replaces carry its checksum: accepted.
+    squash_sum = history.checksums[("app", SQUASH)]
+    rows = {("app", name): type("Row", (), {"checksum": squash_sum}) for name in OLD[1:]}
+    rows[("app", "0001_initial")] = type(
+        "Row", (), {"checksum": history.checksums[("app", OLD[0])]}
+    )
+    _check_history(history, rows)

@@ -225,11 +225,12 @@ class Executor:
     async def _commit(self, step: Step, fake: bool, timeouts: Timeouts) -> None:
         """Run an atomic step and its recorder row in one transaction."""
         app = step.migration.app
+        assert self.client_for is not None and self.recorder_for is not None
         client, recorder, editor = (
             self.client_for(app),
             self.recorder_for(app),
             self.editor_for(app),
-        )  # type: ignore[misc]
+        )
         async with self._transaction(client, editor) as conn:
             if not fake and step.atomic:
                 settings = editor.session_settings(
@@ -248,7 +249,8 @@ class Executor:
 
     async def _execute_outside(self, step: Step, timeouts: Timeouts) -> None:
         """Run a non-atomic step's statements one by one, each retried on a lock timeout."""
-        client, editor = self.client_for(step.migration.app), self.editor_for(step.migration.app)  # type: ignore[misc]
+        assert self.client_for is not None
+        client, editor = self.client_for(step.migration.app), self.editor_for(step.migration.app)
         if not timeouts.any:
             await self._execute(client, step)
             return
