@@ -129,3 +129,5 @@ def test_update_regenerates_a_generated_docstring_and_says_when_nothing_changed(
     assert project.ruff() == ""
     with pytest.raises(GraphError, match="--update cannot be combined"):
         project.makemigrations(update=True, empty=True)
+    with pytest.raises(GraphError, match="keeps its name"):
+        project.makemigrations(update=True, name="renamed")

@@ -19,7 +19,7 @@ from .config import MarchConfig
 from .engine.executor import Executor, Timeouts
 from .engine.graph import MigrationGraph
 from .engine.recorder import Recorder
-from .engine.replacements import apply_replacements
+from .engine.replacements import graph_in_use
 from .exceptions import ConfigError
 from .files.loader import LoadedMigration, load_migrations
 from .schema.extract import extract_state
@@ -100,10 +100,7 @@ class Project:
     def use_applied(self, applied: Iterable[Key]) -> set[Key]:
         """Rebuild the graph for a database that applied ``applied``; return the applied set
         with the squashes that count as applied added."""
-        deps = {k: m.dependencies for k, m in self.loaded.items()}
-        deps, done = apply_replacements(deps, self.replaces, applied)
-        self.graph = MigrationGraph({k: self.loaded[k] for k in deps}, deps)
-        self.graph.validate()
+        self.graph, done = graph_in_use(self.loaded, applied)
         return done
 
     def executor(self) -> Executor:

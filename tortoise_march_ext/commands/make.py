@@ -229,8 +229,11 @@ async def makemigrations(
     With ``merge=True`` write only merge migrations for apps whose history has two leaves; with
     ``update=True`` fold the changes into each app's latest migration instead of a new one.
     """
-    if update and (merge or empty):
-        raise GraphError("--update cannot be combined with --merge or --empty")
+    if update and (merge or empty or name):
+        raise GraphError(
+            "--update cannot be combined with --merge, --empty or --name (the updated "
+            "migration keeps its name)"
+        )
     async with open_project(config) as project:
         for app in apps or []:
             project.check_app(app)
@@ -249,7 +252,8 @@ async def makemigrations(
         if empty:
             changes = Changes(operations={app: [] for app in selected})
         else:
-            changes = detect_changes(old, project.models, set(selected), questioner)
+            # detect_changes moves the state it is given on; keep ``old`` as the files build it
+            changes = detect_changes(old.clone(), project.models, set(selected), questioner)
         result = MakeMigrationsResult()
         units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
         if update:
@@ -258,14 +262,13 @@ async def makemigrations(
             return result
         written: list[_Unit] = []
         parts: list[_Unit] = []
-        before = replay(project.graph, project.graph.nodes)  # detect_changes moves ``old`` on
         for unit in _order_units(units):
             unit.operations = optimize(unit.operations, unit.app)
             safe = (
                 not empty and config.safe_defaults and project.editor(unit.app).supports_not_valid
             )
-            parts += safe_parts(unit, before) if safe else [unit]
-        state = before.clone()
+            parts += safe_parts(unit, old) if safe else [unit]
+        state = old.clone()
         for unit in parts:
             initial = project.graph.leaf(unit.app) is None and not any(
                 u.app == unit.app for u in written
@@ -332,7 +335,7 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         edit = Update(operations, new_deps, docstring)
         source = update_module(node.path, node.source, node.operations, edit)
         made = NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
-        before = replay(project.graph, [k for k in project.graph.nodes if k != leaf])
+        before = replay(project.graph, [k for k in project.graph.topological([leaf]) if k != leaf])
         made.findings = lint_operations(leaf, operations, before, atomic=node.atomic).findings
         result.migrations.append(made)
     return result

@@ -39,14 +39,6 @@ class SquashResult:
     source: str
     copied: list[str]
 
-    @property
-    def message(self) -> str:
-        """Return what was squashed, for the CLI."""
-        return (
-            f"Squashed {len(self.replaces)} migrations into {len(self.operations)} operation(s): "
-            f"{self.path}"
-        )
-
 
 def _run(project: Project, app: str, start: str | None, end: str) -> list[Key]:
     """Return the migrations of ``app`` from ``start`` (default: the first) to ``end``."""

@@ -9,8 +9,10 @@ the old migrations stay in use and the squash is set aside until the database ha
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..exceptions import HistoryError
+from .graph import MigrationGraph
 
 Key = tuple[str, str]
 
@@ -54,6 +56,19 @@ def apply_replacements(
     for key, parents in deps.items():
         deps[key] = sorted({remap.get(p, p) for p in parents} - {key})
     return deps, done
+
+
+def graph_in_use(
+    nodes: Mapping[Key, Any], applied: Iterable[Key] = ()
+) -> tuple[MigrationGraph, set[Key]]:
+    """Return the validated graph of the loaded migrations ``nodes`` (with ``dependencies`` and
+    ``replaces``) as a database that applied ``applied`` uses them, and its applied set."""
+    deps = {key: node.dependencies for key, node in nodes.items()}
+    replaces = {key: node.replaces for key, node in nodes.items() if node.replaces}
+    deps, done = apply_replacements(deps, replaces, applied)
+    graph = MigrationGraph({key: nodes[key] for key in deps}, deps)
+    graph.validate()
+    return graph, done
 
 
 def _label(key: Key) -> str:

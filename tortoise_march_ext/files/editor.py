@@ -41,14 +41,13 @@ class _Names(cst.CSTVisitor):
 
 
 class _Rename(cst.CSTTransformer):
+    """Rename module-level names (not attribute names or keyword argument names)."""
+
     def __init__(self, renames: dict[str, str]) -> None:
         self.renames = renames
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
         return updated.with_changes(value=self.renames.get(updated.value, updated.value))
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        return True
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
         return updated.with_changes(attr=original.attr)
@@ -345,9 +344,7 @@ def _insert_imports(body: list[cst.BaseStatement], imports: Imports) -> None:
     for line in import_lines(imports):
         if code(line).strip() in present:
             continue
-        small = line.body[0]
-        kind = "import" if isinstance(small, cst.Import) else "from"
-        key = import_key(kind, _imports(line)[0][1].split(" as ")[0])
+        key = _line_key(line)
         later = [i for i in positions if _line_key(body[i]) > key]
         if later:
             at = later[0]

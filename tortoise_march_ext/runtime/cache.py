@@ -16,8 +16,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..engine.executor import replay
-from ..engine.graph import MigrationGraph
-from ..engine.replacements import apply_replacements
+from ..engine.replacements import graph_in_use
 from ..files.loader import load_migrations, migration_files
 from ..schema.state import ProjectState
 
@@ -59,17 +58,13 @@ def history_key(location: Path) -> str:
 def build_history(location: Path, key: str) -> History:
     """Load, validate and replay every migration file."""
     loaded = load_migrations(location)
-    dependencies = {k: m.dependencies for k, m in loaded.items()}
-    replaces = {k: m.replaces for k, m in loaded.items() if m.replaces}
-    in_use, _ = apply_replacements(dependencies, replaces)
-    graph = MigrationGraph({k: loaded[k] for k in in_use}, in_use)
-    graph.validate()
+    graph, _ = graph_in_use(loaded)
     return History(
         key=key,
-        dependencies=dependencies,
+        dependencies={k: m.dependencies for k, m in loaded.items()},
         checksums={k: m.checksum for k, m in loaded.items()},
-        state=replay(graph, in_use),
-        replaces=replaces,
+        state=replay(graph, graph.nodes),
+        replaces={k: m.replaces for k, m in loaded.items() if m.replaces},
     )
 
 
