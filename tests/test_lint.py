@@ -100,6 +100,11 @@ def add_index(**attrs: Any) -> Operation:
     return with_attrs(migrations.AddIndex(model="A", index=fields.Index(fields=["n"])), **attrs)
 
 
+def add_unique(**attrs: Any) -> Operation:
+    unique = fields.UniqueConstraint(fields=["n"], name="a_n_u")
+    return migrations.AddConstraint(model="A", constraint=unique, **attrs)
+
+
 def not_null_check(**attrs: Any) -> Operation:
     check = fields.CheckConstraint(check='"n" IS NOT NULL', name="a_n_nn")
     return with_attrs(migrations.AddConstraint(model="A", constraint=check), **attrs)
@@ -203,9 +208,11 @@ CASES: dict[str, tuple[list[Steps], list[Steps]]] = {
                 ]
             ],
             lambda: [[migrations.RunSQL("CREATE INDEX CONCURRENTLY a_n ON a (n)")]],
+            lambda: [[add_unique(concurrently=True)]],
         ],
         [
             lambda: [Node([add_index(concurrently=True)], atomic=False)],
+            lambda: [Node([add_unique(concurrently=True)], atomic=False)],
             lambda: [[add_index()]],
             lambda: [Node([migrations.RunSQL("CREATE INDEX CONCURRENTLY a_n ON a (n)")], False)],
             lambda: [[migrations.RunSQL("SELECT 'concurrently'")]],
@@ -216,18 +223,13 @@ CASES: dict[str, tuple[list[Steps], list[Steps]]] = {
             lambda: [[add("code", fields.CharField(max_length=5, null=True, unique=True))]],
             lambda: [[alter("n", fields.IntField(null=True, unique=True))]],
             lambda: [[add("one", fields.OneToOneField("app.B", null=True), not_valid=True)]],
-            lambda: [
-                [
-                    migrations.AddConstraint(
-                        model="A", constraint=fields.UniqueConstraint(fields=["n"], name="a_n_u")
-                    )
-                ]
-            ],
+            lambda: [[add_unique()]],
             lambda: [
                 [migrations.AlterUniqueTogether(model="A", unique_together=[("name", "n"), ("n",)])]
             ],
         ],
         [
+            lambda: [Node([add_unique(concurrently=True)], atomic=False)],
             lambda: [[migrations.AlterUniqueTogether(model="A", unique_together=[("name", "n")])]],
             lambda: [[migrations.AlterUniqueTogether(model="A", unique_together=[])]],
         ],

@@ -10,11 +10,17 @@ from tortoise_march_ext.schema import fields
 def test_all_is_pinned() -> None:
     assert sorted(march.__all__) == [
         "DriftReport",
+        "ExclusionConstraint",
+        "FieldRef",
+        "Index",
         "MarchDriftError",
         "MarchDriftWarning",
         "MarchError",
         "Meta",
         "MigrationReport",
+        "PostgresExtension",
+        "RawSQL",
+        "UniqueConstraint",
         "__version__",
         "check",
         "ensure_migrated",

@@ -6,6 +6,14 @@ Public API only; see ``__all__``.
 from __future__ import annotations
 
 from ._version import __version__
+from .declare import (
+    ExclusionConstraint,
+    FieldRef,
+    Index,
+    PostgresExtension,
+    RawSQL,
+    UniqueConstraint,
+)
 from .exceptions import MarchDriftError, MarchDriftWarning, MarchError
 from .meta import Meta
 from .runtime import signals
@@ -15,11 +23,17 @@ from .runtime.lifespan import lifespan
 
 __all__ = [
     "DriftReport",
+    "ExclusionConstraint",
+    "FieldRef",
+    "Index",
     "MarchDriftError",
     "MarchDriftWarning",
     "MarchError",
     "Meta",
     "MigrationReport",
+    "PostgresExtension",
+    "RawSQL",
+    "UniqueConstraint",
     "__version__",
     "check",
     "ensure_migrated",

@@ -343,6 +343,8 @@ def _index(op: ops.AddIndex | ops.RemoveIndex, ctx: Context) -> Iterator[Hit]:
 
 def _add_constraint(op: ops.AddConstraint, ctx: Context) -> Iterator[Hit]:
     kind, subject = op.constraint.kind, f"{op.model}.{op.constraint.name}"
+    if _flag(op, "concurrently") and ctx.atomic:
+        yield Hit("concurrently-in-transaction", f"constraint {subject}")
     if not ctx.is_existing(op.model):
         return
     if kind == "check" and not _flag(op, "not_valid"):

@@ -9,9 +9,13 @@ class Meta:
     """Inherit from this in a model's ``Meta`` to have tortoise-march-ext track the model.
 
     It carries no Tortoise options of its own, so it never changes how Tortoise reads ``Meta``.
+    It adds two of ours: ``march_constraints`` (``march.UniqueConstraint``,
+    ``march.ExclusionConstraint``) and ``march_extensions`` (``march.PostgresExtension``).
     """
 
     __march_tracked__ = True
+    march_constraints: tuple[Any, ...] = ()
+    march_extensions: tuple[Any, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -3,7 +3,8 @@
 It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
 always give the same operations in the same order:
 
-0. models renamed (asked), so the rest of the diff sees them under their new names;
+0. models renamed, then fields renamed (asked), so the rest of the diff sees them under their
+   new names (an index or constraint on a renamed field stays as it is);
 1. indexes/constraints/unique groups that go away (before their fields do; named ones that only
    changed name are renamed, when confirmed), then tables renamed;
 2. models created, ordered so referenced tables exist first; relations closing a cycle are
@@ -11,6 +12,9 @@ always give the same operations in the same order:
 3. fields removed, added, altered; deferred relations;
 4. models deleted (referencing ones first);
 5. unique groups, indexes and constraints that are new.
+
+PostgreSQL extensions an app starts declaring come first (before anything can use them); those
+it stops declaring come last (after whatever used them is gone).
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from ..operations import (
     AlterModelDescription,
     AlterModelTable,
     AlterUniqueTogether,
+    CreateExtension,
     CreateModel,
     DeleteModel,
+    DropExtension,
     Operation,
     RemoveConstraint,
     RemoveField,
@@ -69,10 +75,12 @@ class Autodetector:
 
     def changes_for(self, apps: set[str]) -> Changes:
         """Return the operations that turn ``old`` into ``new`` for ``apps``."""
+        self.generate_extensions(apps, CreateExtension, self.new, self.old)
         self.generate_renamed_models(apps)
         old_keys = {k for k in self.old.models if k[0] in apps}
         new_keys = {k for k in self.new.models if k[0] in apps}
         kept = sorted(old_keys & new_keys)
+        self.generate_renamed_fields(kept)
         self.generate_removed_options(kept)
         self.generate_altered_tables(kept)
         self.generate_created_models(sorted(new_keys - old_keys))
@@ -83,7 +91,17 @@ class Autodetector:
         self.generate_added_options_of_created()
         self.generate_deleted_models(sorted(old_keys - new_keys))
         self.generate_added_options(kept)
+        self.generate_extensions(apps, DropExtension, self.old, self.new)
         return self.changes
+
+    # -- extensions: created before anything else, dropped after everything ------------------
+    def generate_extensions(
+        self, apps: set[str], op: type[Operation], having: ProjectState, lacking: ProjectState
+    ) -> None:
+        """Emit ``op`` for each extension an app declares in ``having`` but not in ``lacking``."""
+        for app in sorted(apps):
+            for name in sorted(having.app_extensions(app) - lacking.app_extensions(app)):
+                self.changes.add(app, op(name=name))
 
     # -- 0. renamed models -------------------------------------------------------------------
     def generate_renamed_models(self, apps: set[str]) -> None:
@@ -103,6 +121,23 @@ class Autodetector:
                     operation.state_forwards(app, self.old)
                     self.changes.add(app, operation)
                     break
+
+    def generate_renamed_fields(self, kept: list[Key]) -> None:
+        """Emit RenameField for fields confirmed renamed, so that the indexes and constraints
+        that name them compare equal under their new names."""
+        for key in kept:
+            app, name = key
+            old, new = self.old.models[key], self.new.models[key]
+            old_fields, new_fields = old.field_map, new.field_map
+            removed = [n for n in old_fields if n not in new_fields]
+            added = [n for n in new_fields if n not in old_fields]
+            for old_name, new_name in self._renamed_fields(
+                new, old_fields, new_fields, removed, added
+            ):
+                operation = RenameField(model=name, old_name=old_name, new_name=new_name)
+                self.old = self.old.clone()
+                operation.state_forwards(app, self.old)
+                self.changes.add(app, operation)
 
     # -- 1. tables and options that go away -------------------------------------------------
     def generate_altered_tables(self, kept: list[Key]) -> None:
@@ -173,9 +208,9 @@ class Autodetector:
                 name=name,
                 table=model.table,
                 fields=fields,
-                indexes=[i for i in model.indexes if not deferred & set(i.fields)],
+                indexes=[i for i in model.indexes if not deferred & set(i.field_names)],
                 unique_together=[g for g in model.unique_together if not deferred & set(g)],
-                constraints=[c for c in model.constraints if not deferred & set(c.fields)],
+                constraints=[c for c in model.constraints if not deferred & set(c.field_names)],
                 description=model.description,
             ),
         )
@@ -191,10 +226,10 @@ class Autodetector:
                     app, AlterUniqueTogether(model=name, unique_together=model.unique_together)
                 )
             for index in model.indexes:
-                if deferred & set(index.fields):
+                if deferred & set(index.field_names):
                     self.changes.add(app, AddIndex(model=name, index=index))
             for constraint in model.constraints:
-                if deferred & set(constraint.fields):
+                if deferred & set(constraint.field_names):
                     self.changes.add(app, AddConstraint(model=name, constraint=constraint))
 
     # -- 3. fields --------------------------------------------------------------------------
@@ -205,11 +240,6 @@ class Autodetector:
         old_fields, new_fields = old.field_map, new.field_map
         removed = [n for n in old_fields if n not in new_fields]
         added = [n for n in new_fields if n not in old_fields]
-        renamed = self._renamed_fields(new, old_fields, new_fields, removed, added)
-        for old_name, new_name in renamed:
-            removed.remove(old_name)
-            added.remove(new_name)
-            self.changes.add(app, RenameField(model=name, old_name=old_name, new_name=new_name))
         for field_name in removed:
             self.changes.add(app, RemoveField(model=name, name=field_name))
         for field_name in added:
@@ -217,7 +247,7 @@ class Autodetector:
             fill = self._one_off(app, name, field_name, state, "is NOT NULL without a default")
             self.changes.add(app, AddField(model=name, name=field_name, field=state, fill=fill))
         for field_name in new_fields:
-            before = old_fields.get(dict((n, o) for o, n in renamed).get(field_name, field_name))
+            before = old_fields.get(field_name)
             if before is not None and before != new_fields[field_name]:
                 state = new_fields[field_name]
                 fill = NOT_PROVIDED

@@ -88,15 +88,16 @@ class Questioner:
         return decided if decided is not None else self.undecided_model(app, old, new)
 
     def ask_rename_index(self, app: str, model: str, old: str, new: str, kind: str) -> bool:
-        """Return whether the named index or constraint ``old`` was renamed to ``new``."""
-        return (
-            False
-            if self.hints.no_renames
-            else self.confirm(
-                f"Did you rename {kind} {old} on {app}.{model} to {new}? [y/N] ",
-                f"{kind} {old} -> {new} on {app}.{model}",
-            )
-        )
+        """Return whether the named index or constraint ``old`` was renamed to ``new``: one whose
+        definition is unchanged is taken as renamed (no rows are at stake, and a rename beats a
+        rebuild), unless renames are off; an interactive run asks."""
+        if self.hints.no_renames:
+            return False
+        return self.undecided_option(app, model, old, new, kind)
+
+    def undecided_option(self, app: str, model: str, old: str, new: str, kind: str) -> bool:
+        """Answer a rename of an index or constraint no flag decides."""
+        return True
 
     def ask_fill(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
         """Return the one-off value existing rows get, or NOT_PROVIDED to leave it to the DB."""
@@ -143,6 +144,13 @@ class InteractiveQuestioner(Questioner):
             if answer in ("y", "yes"):
                 return True
             self.output.write("Please answer y or n.\n")
+
+    def undecided_option(self, app: str, model: str, old: str, new: str, kind: str) -> bool:
+        """Ask whether the index or constraint was renamed."""
+        return self.confirm(
+            f"Did you rename {kind} {old} on {app}.{model} to {new}? [y/N] ",
+            f"{kind} {old} -> {new} on {app}.{model}",
+        )
 
     def undecided_field(self, app: str, model: str, old: str, new: str, state: FieldState) -> bool:
         """Ask whether the field was renamed."""

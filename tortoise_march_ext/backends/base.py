@@ -14,12 +14,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..exceptions import StateError
 from ..schema.state import NOT_PROVIDED, SqlDefault
-from ..schema.tables import Column, Table, TableCheck, TableIndex, TableUnique
+from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex, TableUnique
 
 RECORDER_TABLE = "tortoise_march_migrations"
 
@@ -65,6 +65,14 @@ class TableChange:
         back = {old: new for new, old in self.renames.items()}
         return tuple(back.get(c, c) for c in columns)
 
+    def translate_index(self, index: TableIndex) -> TableIndex:
+        """Return an old index with its columns as they are called after the change."""
+        return replace(
+            index,
+            columns=self.translate(index.columns),
+            include=self.translate(index.include),
+        )
+
 
 class SchemaEditor:
     """Render DDL for one dialect. Subclasses fill the class-level data and a few hooks."""
@@ -83,11 +91,15 @@ class SchemaEditor:
     fk_check_sql: ClassVar[str | None] = None
     # Constraints added NOT VALID and validated later (PostgreSQL); elsewhere they are plain.
     supports_not_valid: ClassVar[bool] = False
+    # CREATE/DROP INDEX CONCURRENTLY outside a transaction (PostgreSQL).
+    supports_concurrently: ClassVar[bool] = False
+    # INCLUDE columns of a covering index (PostgreSQL); elsewhere the index is built without them.
+    supports_include: ClassVar[bool] = False
 
     create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
     drop_table_sql = "DROP TABLE {table};"
     create_index_sql = (
-        "CREATE {unique}INDEX {concurrently}{name} ON {table} {using}({columns}){where};"
+        "CREATE {unique}INDEX {concurrently}{name} ON {table} {using}({columns}){include}{where};"
     )
     drop_index_sql = "DROP INDEX {name};"
     unique_sql = "CONSTRAINT {name} UNIQUE ({columns})"
@@ -201,6 +213,7 @@ class SchemaEditor:
         lines = [self.column_sql(c) for c in table.columns]
         lines += [self.unique_definition(u) for u in table.uniques]
         lines += [self.check_definition(c) for c in table.checks]
+        lines += [self.exclusion_definition(x) for x in table.exclusions]
         return lines
 
     def unique_definition(self, unique: TableUnique) -> str:
@@ -212,6 +225,21 @@ class SchemaEditor:
     def check_definition(self, check: TableCheck) -> str:
         """Return a table-level CHECK constraint line."""
         return self.check_sql.format(name=self.quote(check.name), check=check.check)
+
+    def exclusion_definition(self, exclusion: TableExclusion) -> str:
+        """Return a table-level EXCLUDE constraint line (PostgreSQL only)."""
+        raise StateError(
+            f"{self.dialect}: exclusion constraint {exclusion.name} needs PostgreSQL; "
+            "remove it from Meta.march_constraints or migrate a PostgreSQL database"
+        )
+
+    def create_extension(self, name: str) -> list[str]:
+        """Return CREATE EXTENSION IF NOT EXISTS (nothing where the backend has no extensions)."""
+        return []
+
+    def drop_extension(self, name: str) -> list[str]:
+        """Return DROP EXTENSION IF EXISTS (nothing where the backend has no extensions)."""
+        return []
 
     def columns(self, names: tuple[str, ...]) -> str:
         """Return a comma-separated list of quoted column names."""
@@ -245,6 +273,9 @@ class SchemaEditor:
             table=self.quote(table),
             using=self.index_using(index),
             columns=", ".join(parts),
+            include=f" INCLUDE ({self.columns(index.include)})"
+            if index.include and self.supports_include
+            else "",
             where=f" WHERE {index.condition}" if index.condition else "",
         )
 
@@ -260,6 +291,11 @@ class SchemaEditor:
     def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
         """Return the statements that drop ``index`` without blocking writes (where it can)."""
         return [self.drop_index(table, index)]
+
+    def add_unique_concurrently(self, table: Table, name: str) -> list[Any]:
+        """Return the statements that add the unique constraint ``name`` of ``table`` over an
+        index built CONCURRENTLY (backends with ``supports_concurrently``)."""
+        raise NotImplementedError
 
     def drop_index(self, table: str, index: TableIndex) -> str:
         """Return the statement that drops ``index``."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import anyio
 
 from ..schema.state import NOT_PROVIDED
-from ..schema.tables import Column, Table, TableCheck, TableIndex
+from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
 
 NAME_MAX = 63
@@ -90,6 +90,8 @@ class PostgresEditor(SchemaEditor):
 
     dialect = "postgres"
     supports_not_valid = True
+    supports_include = True
+    supports_concurrently = True
     can_rollback_ddl = True
     supports_comments = True
     types: ClassVar[dict[str, str]] = {
@@ -124,6 +126,27 @@ class PostgresEditor(SchemaEditor):
     def index_using(self, index: TableIndex) -> str:
         """Return ``USING method`` for non-default index types."""
         return f"USING {index.index_type} " if index.index_type else ""
+
+    def exclusion_definition(self, exclusion: TableExclusion) -> str:
+        """Return ``CONSTRAINT name EXCLUDE USING method (element WITH op, ...) [WHERE (...)]``;
+        a column is quoted, an SQL expression is written verbatim in parentheses."""
+        elements = ", ".join(
+            f"{self.quote(column) if column is not None else f'({sql})'} WITH {op}"
+            for column, sql, op in exclusion.elements
+        )
+        where = f" WHERE ({exclusion.condition})" if exclusion.condition else ""
+        return (
+            f"CONSTRAINT {self.quote(exclusion.name)} EXCLUDE USING {exclusion.index_type} "
+            f"({elements}){where}"
+        )
+
+    def create_extension(self, name: str) -> list[str]:
+        """Return CREATE EXTENSION IF NOT EXISTS."""
+        return [f"CREATE EXTENSION IF NOT EXISTS {self.quote(name)};"]
+
+    def drop_extension(self, name: str) -> list[str]:
+        """Return DROP EXTENSION IF EXISTS; it refuses (RESTRICT) while anything uses it."""
+        return [f"DROP EXTENSION IF EXISTS {self.quote(name)};"]
 
     def comments(self, table: Table) -> list[str]:
         """Return COMMENT ON statements for a new table and its columns."""
@@ -166,6 +189,19 @@ class PostgresEditor(SchemaEditor):
         failed build first and drops its own INVALID index when it fails."""
         return [ConcurrentIndex(self.create_index(table, index, concurrently=True), index.name)]
 
+    def add_unique_concurrently(self, table: Table, name: str) -> list[Any]:
+        """Return CREATE UNIQUE INDEX CONCURRENTLY; a partial unique constraint is that index,
+        a plain one then becomes a constraint through ``ADD CONSTRAINT ... USING INDEX``."""
+        partial = next((i for i in table.indexes if i.name == name), None)
+        if partial is not None:
+            return self.create_index_concurrently(table.name, partial)
+        unique = next(u for u in table.uniques if u.name == name)
+        index = TableIndex(name, unique.columns, unique=True)
+        attach = self._add_constraint(
+            table.name, f"CONSTRAINT {self.quote(name)} UNIQUE USING INDEX {self.quote(name)}"
+        )
+        return [*self.create_index_concurrently(table.name, index), attach]
+
     def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
         """Return DROP INDEX CONCURRENTLY."""
         return [f"DROP INDEX CONCURRENTLY IF EXISTS {self.quote(index.name)};"]
@@ -182,7 +218,7 @@ class PostgresEditor(SchemaEditor):
                     new.name, pg_name(old.name, None, "pkey"), pg_name(new.name, None, "pkey")
                 )
         indexes = matched(
-            [self._translated_index(change, i) for i in old.indexes], list(new.indexes), _index_key
+            [change.translate_index(i) for i in old.indexes], list(new.indexes), _index_key
         )
         uniques = matched(
             [u.__class__(u.name, change.translate(u.columns)) for u in old.uniques],
@@ -190,9 +226,14 @@ class PostgresEditor(SchemaEditor):
             lambda u: u.columns,
         )
         checks = matched(list(old.checks), list(new.checks), lambda c: c.check)
+        exclusions = matched(
+            [x.translated(change.translate) for x in old.exclusions],
+            list(new.exclusions),
+            lambda x: (x.elements, x.index_type, x.condition),
+        )
         out += [
             f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(c.name)};"
-            for c in checks[0]
+            for c in (*checks[0], *exclusions[0])
         ]
         out += [
             f"ALTER TABLE {self.quote(new.name)} DROP CONSTRAINT {self.quote(u.name)};"
@@ -212,6 +253,7 @@ class PostgresEditor(SchemaEditor):
             ("INDEX", indexes),
             ("CONSTRAINT", uniques),
             ("CONSTRAINT", checks),
+            ("CONSTRAINT", exclusions),
         ):
             for a, b in pairs_:
                 if a.name != b.name:
@@ -219,12 +261,10 @@ class PostgresEditor(SchemaEditor):
         out += [self._add_constraint(new.name, self.check_definition(c)) for c in checks[1]]
         out += [self._add_constraint(new.name, self.unique_definition(u)) for u in uniques[1]]
         out += [self.create_index(new.name, i) for i in indexes[1]]
+        out += [self._add_constraint(new.name, self.exclusion_definition(x)) for x in exclusions[1]]
         if old.description != new.description:
             out.append(self.table_comment(new.name, new.description))
         return out
-
-    def _translated_index(self, change: TableChange, index: TableIndex) -> TableIndex:
-        return index.__class__(**{**index.__dict__, "columns": change.translate(index.columns)})
 
     def _rename(self, kind: str, table: str, old: str, new: str) -> list[str]:
         if kind == "INDEX":
@@ -434,4 +474,11 @@ class PostgresEditor(SchemaEditor):
 
 
 def _index_key(index: TableIndex) -> tuple[Any, ...]:
-    return (index.columns, index.expressions, index.unique, index.index_type, index.condition)
+    return (
+        index.columns,
+        index.expressions,
+        index.unique,
+        index.index_type,
+        index.condition,
+        index.include,
+    )

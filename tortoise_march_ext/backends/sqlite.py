@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any, ClassVar
 
 from ..schema.state import NOT_PROVIDED, SqlDefault
-from ..schema.tables import Column, TableIndex
+from ..schema.tables import Column
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
 
 
@@ -81,13 +81,15 @@ class SqliteEditor(SchemaEditor):
 
     def alter_table(self, change: TableChange) -> list[str]:
         """Return in-place ALTER statements when SQLite can, else the rebuild procedure."""
+        for exclusion in change.new.exclusions:
+            self.exclusion_definition(exclusion)
         if self._needs_rebuild(change):
             return self.rebuild(change)
         old, new = change.old, change.new
         out = []
         if old.name != new.name:
             out.append(f"ALTER TABLE {self.quote(old.name)} RENAME TO {self.quote(new.name)};")
-        old_indexes = [_translated(change, i) for i in old.indexes]
+        old_indexes = [change.translate_index(i) for i in old.indexes]
         removed, added, _ = matched(old_indexes, list(new.indexes), lambda i: i)
         out += [self.drop_index(new.name, i) for i in removed]
         for o, n in change.pairs():
@@ -169,10 +171,6 @@ class SqliteEditor(SchemaEditor):
     def recorder_exists(self) -> tuple[str, list[Any]]:
         """Return a query for the recorder table."""
         return ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [RECORDER_TABLE])
-
-
-def _translated(change: TableChange, index: TableIndex) -> TableIndex:
-    return index.__class__(**{**index.__dict__, "columns": change.translate(index.columns)})
 
 
 def _comparable(change: TableChange, column: Column) -> Column:

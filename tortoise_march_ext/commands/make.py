@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -30,12 +31,16 @@ from ..operations import (
     AddIndex,
     AlterField,
     CreateModel,
+    DropExtension,
     Operation,
+    RemoveConstraint,
     RemoveIndex,
     ValidateConstraint,
 )
 from ..project import Project, open_project
-from ..schema.state import FieldState, ProjectState
+from ..schema import fields
+from ..schema.state import NOT_PROVIDED, FieldState, ModelState, ProjectState
+from ..schema.tables import derived_name
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -267,7 +272,7 @@ async def makemigrations(
             safe = (
                 not empty and config.safe_defaults and project.editor(unit.app).supports_not_valid
             )
-            parts += safe_parts(unit, old) if safe else [unit]
+            parts += safe_parts(unit, old, project.editor(unit.app).quote) if safe else [unit]
         state = old.clone()
         for unit in parts:
             initial = project.graph.leaf(unit.app) is None and not any(
@@ -341,16 +346,27 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
     return result
 
 
-def safe_parts(unit: _Unit, old: ProjectState) -> list[_Unit]:
+def safe_parts(unit: _Unit, old: ProjectState, quote: Callable[[str], str]) -> list[_Unit]:
     """Split one new migration into its safe forms for tables that already exist: indexes
-    built and dropped CONCURRENTLY (a non-atomic migration of their own), CHECKs and foreign
-    keys added NOT VALID, and their validation in a following migration."""
-    main, concurrent, validate = [], [], []
+    (and those of unique constraints) built and dropped CONCURRENTLY (a non-atomic migration of
+    their own), CHECKs and foreign
+    keys added NOT VALID, NOT NULL proven by a CHECK (col IS NOT NULL) NOT VALID first, and
+    their validation in a following migration. Extensions dropped go last, after whatever
+    used them."""
+    main: list[Operation] = []
+    concurrent: list[Operation] = []
+    validate: list[Operation] = []
+    dropped: list[Operation] = []
     for op in unit.operations:
         model = getattr(op, "model", None)
-        if model is None or (unit.app, model) not in old.models:
+        if isinstance(op, DropExtension):
+            dropped.append(op)
+        elif model is None or (unit.app, model) not in old.models:
             main.append(op)
         elif isinstance(op, (AddIndex, RemoveIndex)):
+            op.concurrently = True
+            concurrent.append(op)
+        elif isinstance(op, AddConstraint) and op.constraint.kind == "unique":
             op.concurrently = True
             concurrent.append(op)
         elif isinstance(op, AddConstraint) and op.constraint.kind == "check":
@@ -361,11 +377,39 @@ def safe_parts(unit: _Unit, old: ProjectState) -> list[_Unit]:
             op.not_valid = True
             main.append(op)
             validate.append(ValidateConstraint(model, field=op.name))
+        elif isinstance(op, AlterField) and _becomes_not_null(op, old.models[(unit.app, model)]):
+            table = old.models[(unit.app, model)]
+            column = table.get_field(op.name).column(op.name)
+            check = fields.CheckConstraint(
+                check=f"{quote(column)} IS NOT NULL",
+                name=derived_name("nn", table.table, [column]),
+            )
+            main.append(AddConstraint(model, check, not_valid=True))
+            validate += [
+                ValidateConstraint(model, name=check.name),
+                op,
+                RemoveConstraint(model, check.name),
+            ]
         else:
             main.append(op)
     parts = [_Unit(unit.app, main), _Unit(unit.app, concurrent, atomic=False)]
     parts.append(_Unit(unit.app, validate))
-    return [part for part in parts if part.operations]
+    parts = [part for part in parts if part.operations]
+    if dropped:
+        if parts and parts[-1].atomic:
+            parts[-1].operations += dropped
+        else:
+            parts.append(_Unit(unit.app, dropped))
+    return parts
+
+
+def _becomes_not_null(op: AlterField, model: ModelState) -> bool:
+    """Return whether ``op`` makes a nullable column NOT NULL with no rows to fill (a fill
+    rewrites rows anyway, so it keeps the plain form)."""
+    if not model.has_field(op.name) or op.fill is not NOT_PROVIDED:
+        return False
+    before = model.get_field(op.name)
+    return before.null and not op.field.null and not before.is_m2m and not op.field.primary_key
 
 
 def _write(result: MakeMigrationsResult, dry: bool) -> None:

@@ -54,6 +54,8 @@ def plan_keys(
     graph = project.graph
     for each in project.apps:
         graph.leaf(each)
+    if app is None and target is not None:
+        raise GraphError(f"target {target!r} needs its app: migrate APP {target}")
     if app is None:
         return forwards_plan(
             graph, [k for a in graph.apps() for k in graph.leaves(a)], applied

@@ -21,7 +21,7 @@ import libcst as cst
 from ..exceptions import SerializationError
 from ..operations import Operation
 from ..schema.fields import Now, RandomHex
-from ..schema.state import ConstraintState, FieldState, IndexState, SqlDefault
+from ..schema.state import ConstraintState, FieldRef, FieldState, IndexState, RawSQL, SqlDefault
 
 LINE_LENGTH = 88
 INDENT = "    "
@@ -129,6 +129,8 @@ def _index(value: IndexState, imports: Imports) -> cst.BaseExpression:
     for key in ("name", "index_type", "condition"):
         if getattr(value, key):
             kwargs[key] = getattr(value, key)
+    if value.include:
+        kwargs["include"] = list(value.include)
     return call("fields.Index", [], kwargs, imports)
 
 
@@ -138,10 +140,24 @@ def _constraint(value: ConstraintState, imports: Imports) -> cst.BaseExpression:
         return call(
             "fields.CheckConstraint", [], {"check": value.check, "name": value.name}, imports
         )
-    kwargs: dict[str, Any] = {"fields": list(value.fields), "name": value.name}
+    if value.kind == "exclusion":
+        kwargs: dict[str, Any] = {"expressions": list(value.expressions), "name": value.name}
+        if value.index_type != "gist":
+            kwargs["index_type"] = value.index_type
+        if value.condition:
+            kwargs["condition"] = value.condition
+        return call("fields.ExclusionConstraint", [], kwargs, imports)
+    kwargs = {"fields": list(value.fields), "name": value.name}
     if value.condition:
         kwargs["condition"] = value.condition
     return call("fields.UniqueConstraint", [], kwargs, imports)
+
+
+def _expression(value: FieldRef | RawSQL, imports: Imports) -> cst.BaseExpression:
+    imports.froms.add(("tortoise_march_ext.schema", "fields"))
+    if isinstance(value, FieldRef):
+        return call("fields.FieldRef", [value.name], {}, imports)
+    return call("fields.RawSQL", [value.sql], {}, imports)
 
 
 def _sql_default(value: SqlDefault, imports: Imports) -> cst.BaseExpression:
@@ -239,6 +255,7 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     (FieldState, _field),
     (IndexState, _index),
     (ConstraintState, _constraint),
+    ((FieldRef, RawSQL), _expression),
     (SqlDefault, _sql_default),
     (Operation, _operation),
     ((list, tuple), _sequence),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import ModelOperation, Operation
+from .extensions import CreateExtension, DropExtension
 from .fields import AddField, AlterField, RemoveField, RenameField
 from .indexes import (
     AddConstraint,
@@ -32,8 +33,10 @@ __all__ = [
     "AlterModelDescription",
     "AlterModelTable",
     "AlterUniqueTogether",
+    "CreateExtension",
     "CreateModel",
     "DeleteModel",
+    "DropExtension",
     "ModelOperation",
     "Operation",
     "RemoveConstraint",

@@ -7,9 +7,7 @@ from typing import Any
 from ..backends.base import SchemaEditor
 from ..schema.state import (
     NOT_PROVIDED,
-    ConstraintState,
     FieldState,
-    IndexState,
     ModelState,
     ProjectState,
 )
@@ -156,8 +154,8 @@ class RemoveField(FieldOperation):
         state.put_model(
             model.without_field(self.name).with_changes(
                 unique_together=tuple(g for g in model.unique_together if self.name not in g),
-                indexes=tuple(i for i in model.indexes if self.name not in i.fields),
-                constraints=tuple(c for c in model.constraints if self.name not in c.fields),
+                indexes=tuple(i for i in model.indexes if self.name not in i.field_names),
+                constraints=tuple(c for c in model.constraints if self.name not in c.field_names),
             )
         )
 
@@ -258,10 +256,11 @@ class RenameField(FieldOperation):
             model.with_changes(
                 fields=fields,
                 unique_together=tuple(swap(g) for g in model.unique_together),
-                indexes=tuple(IndexState(swap(i.fields), *_rest(i)) for i in model.indexes),
+                indexes=tuple(
+                    i.with_field_renamed(self.old_name, self.new_name) for i in model.indexes
+                ),
                 constraints=tuple(
-                    ConstraintState(c.kind, c.name, swap(c.fields), c.condition, c.check)
-                    for c in model.constraints
+                    c.with_field_renamed(self.old_name, self.new_name) for c in model.constraints
                 ),
             )
         )
@@ -299,10 +298,6 @@ def _follow_references(
     for key in others:
         out += sync_model(editor, (before, before.models.get(key)), (after, after.models.get(key)))
     return out
-
-
-def _rest(index: IndexState) -> tuple[Any, ...]:
-    return (index.expressions, index.name, index.index_type, index.condition)
 
 
 def raise_exists(model: ModelState, name: str) -> None:

@@ -77,6 +77,7 @@ class AddIndex(_Concurrently):
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the index."""
         model = state.get_model(app, self.model)
+        model.check_names(self.index)
         state.put_model(model.with_changes(indexes=(*model.indexes, self.index)))
 
     def describe(self) -> str:
@@ -129,31 +130,50 @@ class RemoveIndex(_Concurrently):
 
 
 class AddConstraint(ModelOperation):
-    """Add a ``Meta.constraints`` entry; a CHECK with ``not_valid=True`` skips the existing rows
-    (PostgreSQL NOT VALID) until a later ValidateConstraint checks them."""
+    """Add a ``Meta.constraints`` entry. On PostgreSQL, a CHECK with ``not_valid=True`` skips the
+    existing rows (NOT VALID) until a later ValidateConstraint checks them, and a unique
+    constraint with ``concurrently=True`` builds its index CONCURRENTLY first (outside a
+    transaction), then attaches it (``ADD CONSTRAINT ... UNIQUE USING INDEX``)."""
 
-    def __init__(self, model: str, constraint: ConstraintState, not_valid: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        constraint: ConstraintState,
+        not_valid: bool = False,
+        concurrently: bool = False,
+    ) -> None:
         self.model = model
         self.constraint = constraint
         self.not_valid = not_valid
+        self.concurrently = concurrently
+
+    @property
+    def atomic(self) -> bool:  # type: ignore[override]
+        """Return False for CONCURRENTLY, which PostgreSQL refuses inside a transaction."""
+        return not self.concurrently
 
     def deconstruct(self) -> tuple[str, dict[str, Any]]:
-        """Return the arguments; ``not_valid`` only when set."""
-        return drop_false(*super().deconstruct(), "not_valid")
+        """Return the arguments; ``not_valid`` and ``concurrently`` only when set."""
+        return drop_false(*super().deconstruct(), "not_valid", "concurrently")
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[Any]:
-        """Add the constraint (NOT VALID when asked and the backend has it)."""
-        if not (self.not_valid and editor.supports_not_valid and self.constraint.kind == "check"):
-            return super().database_forwards(app, editor, from_state, to_state)
+        """Add the constraint (NOT VALID, or over a concurrently built index, when asked and
+        the backend has it)."""
+        kind = self.constraint.kind
         table = resolve_table(to_state, to_state.get_model(app, self.model))
-        check = next(c for c in table.checks if c.name == self.constraint.name)
-        return editor.add_check_not_valid(table.name, check)
+        if self.concurrently and kind == "unique" and editor.supports_concurrently:
+            return editor.add_unique_concurrently(table, self.constraint.name)
+        if self.not_valid and kind == "check" and editor.supports_not_valid:
+            check = next(c for c in table.checks if c.name == self.constraint.name)
+            return editor.add_check_not_valid(table.name, check)
+        return super().database_forwards(app, editor, from_state, to_state)
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Append the constraint."""
         model = state.get_model(app, self.model)
+        model.check_names(self.constraint)
         if any(c.name == self.constraint.name for c in model.constraints):
             raise StateError(f"{model.label} already has a constraint {self.constraint.name!r}")
         state.put_model(model.with_changes(constraints=(*model.constraints, self.constraint)))

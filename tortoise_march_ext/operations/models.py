@@ -71,8 +71,11 @@ class CreateModel(ModelOperation):
         )
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Add the model."""
-        state.add_model(self.model_state(app))
+        """Add the model, once its indexes and constraints name only its own fields."""
+        model = self.model_state(app)
+        for item in (*model.indexes, *model.constraints):
+            model.check_names(item)
+        state.add_model(model)
 
     def describe(self) -> str:
         """Describe the operation."""

@@ -23,7 +23,7 @@ from ..schema.state import ProjectState
 Key = tuple[str, str]
 CACHE_DIR = ".march_cache"
 CACHE_FILE = "history.pickle"
-CACHE_FORMAT = b"history 2"
+CACHE_FORMAT = b"history 3"
 
 
 @dataclass

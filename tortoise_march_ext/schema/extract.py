@@ -23,12 +23,14 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
 from tortoise.models import Model
 
+from .. import declare
 from ..exceptions import StateError
 from ..meta import is_tracked
 from . import fields as frozen
 from .state import (
     NOT_PROVIDED,
     ConstraintState,
+    FieldRef,
     FieldState,
     IndexState,
     ModelState,
@@ -50,6 +52,7 @@ def extract_state(
             if model._meta.abstract or (track == "meta" and not is_tracked(model)):
                 continue
             state.add_model(extract_model(app_label, model))
+            state.extensions |= {(app_label, name) for name in _extensions(model)}
     _check_relations(state)
     return state
 
@@ -62,16 +65,40 @@ def extract_model(app_label: str, model: type[Model]) -> ModelState:
             f"{meta.full_name}: Meta.schema = {meta.schema!r} is not supported yet; "
             "keep the model in the connection's default schema"
         )
-    return ModelState(
+    declared = getattr(getattr(model, "Meta", None), "march_constraints", ()) or ()
+    state = ModelState(
         app=app_label,
         name=model.__name__,
         table=meta.db_table,
         fields=tuple(_fields(model)),
         indexes=tuple(_index(model, index) for index in meta.indexes),
         unique_together=tuple(tuple(group) for group in meta.unique_together),
-        constraints=tuple(_constraint(model, c) for c in meta.constraints),
+        constraints=tuple(_constraint(model, c) for c in (*meta.constraints, *declared)),
         description=meta.table_description or None,
     )
+    for item in (*state.indexes, *state.constraints):
+        state.check_names(item)
+    names = [c.name for c in state.constraints]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise StateError(
+            f"{meta.full_name}: constraint name(s) {', '.join(twice)} used twice; "
+            "give each constraint its own name"
+        )
+    return state
+
+
+def _extensions(model: type[Model]) -> list[str]:
+    declared = getattr(getattr(model, "Meta", None), "march_extensions", ()) or ()
+    out = []
+    for item in declared:
+        if not isinstance(item, declare.PostgresExtension):
+            raise StateError(
+                f"{model._meta.full_name}: Meta.march_extensions entry {item!r} is not "
+                'a march.PostgresExtension; write march.PostgresExtension("name")'
+            )
+        out.append(item.name)
+    return out
 
 
 def _fields(model: type[Model]) -> Iterable[tuple[str, FieldState]]:
@@ -194,28 +221,66 @@ def _index(model: type[Model], index: tuple[str, ...] | Index) -> IndexState:
         return IndexState(fields=tuple(index))
     index.resolve_expressions(model)
     expressions = () if index.fields else tuple(index.field_names)
-    extra = index.extra.strip()
-    condition = extra[len("WHERE ") :] if extra.upper().startswith("WHERE ") else None
+    if isinstance(index, declare.Index):
+        condition, include = index.condition, index.include
+    else:
+        extra = index.extra.strip()
+        condition = extra[len("WHERE ") :] if extra.upper().startswith("WHERE ") else None
+        include = ()
     return IndexState(
         fields=tuple(index.fields),
         expressions=expressions,
         name=index.name,
         index_type=index.INDEX_TYPE,
         condition=condition,
+        include=include,
     )
 
 
+def _column(model: type[Model], name: str) -> str:
+    meta = model._meta
+    field = meta.fields_map.get(name)
+    if field is None:
+        return name
+    reference = getattr(field, "source_field", None)
+    return meta.fields_db_projection.get(name) or reference or f"{name}_id"
+
+
 def _constraint(model: type[Model], constraint: Any) -> ConstraintState:
+    """Return the state of a Meta.constraints or Meta.march_constraints entry; unnamed ones get
+    a name derived from the table and their definition, so the same model always gives the same
+    name."""
     table = model._meta.db_table
-    if isinstance(constraint, UniqueConstraint):
+    if isinstance(constraint, (UniqueConstraint, declare.UniqueConstraint)):
         names = tuple(constraint.fields)
         name = constraint.name or derived_name("uniq", table, names)
         return ConstraintState("unique", name, names, condition=constraint.condition)
     if isinstance(constraint, CheckConstraint):
-        return ConstraintState("check", constraint.name, check=constraint.check)
+        name = constraint.name or derived_name("chk", table, ["check", constraint.check])
+        return ConstraintState("check", name, check=constraint.check)
+    if isinstance(constraint, declare.ExclusionConstraint):
+        parts = [
+            (_column(model, e.name) if isinstance(e, FieldRef) else e.sql) + f" {op}"
+            for e, op in constraint.expressions
+        ]
+        first = constraint.expressions[0][0]
+        head = _column(model, first.name) if isinstance(first, FieldRef) else "expr"
+        name = constraint.name or derived_name(
+            "excl",
+            table,
+            [head, *parts, constraint.index_type, constraint.condition or ""],
+        )
+        return ConstraintState(
+            "exclusion",
+            name,
+            condition=constraint.condition,
+            expressions=constraint.expressions,
+            index_type=constraint.index_type,
+        )
     raise StateError(
-        f"{model._meta.full_name}: Meta.constraints entry {constraint!r} is not supported; "
-        "use tortoise.migrations.constraints.UniqueConstraint or CheckConstraint"
+        f"{model._meta.full_name}: constraint {constraint!r} is not supported; use "
+        "march.UniqueConstraint, march.ExclusionConstraint, or Tortoise's UniqueConstraint "
+        "or CheckConstraint"
     )
 
 

@@ -12,8 +12,10 @@ from typing import Any
 from .state import (
     NOT_PROVIDED,
     ConstraintState,
+    FieldRef,
     FieldState,
     IndexState,
+    RawSQL,
     SqlDefault,
     make_field,
 )
@@ -50,6 +52,9 @@ __all__ = [
     "Index",
     "UniqueConstraint",
     "CheckConstraint",
+    "ExclusionConstraint",
+    "FieldRef",
+    "RawSQL",
 ]
 
 
@@ -118,9 +123,13 @@ def Index(  # noqa: N802 - reads like tortoise.indexes.Index
     name: str | None = None,
     index_type: str = "",
     condition: str | None = None,
+    include: Sequence[str] = (),
 ) -> IndexState:
-    """Return an index over ``fields`` (Python names) or raw SQL ``expressions``."""
-    return IndexState(tuple(fields), tuple(expressions), name, index_type, condition)
+    """Return an index over ``fields`` (Python names) or raw SQL ``expressions``; ``include``
+    fields are stored in the index without being searched on (PostgreSQL covering index)."""
+    return IndexState(
+        tuple(fields), tuple(expressions), name, index_type, condition, tuple(include)
+    )
 
 
 def UniqueConstraint(  # noqa: N802
@@ -133,3 +142,17 @@ def UniqueConstraint(  # noqa: N802
 def CheckConstraint(*, check: str, name: str) -> ConstraintState:  # noqa: N802
     """Return a CHECK constraint with the SQL expression ``check``."""
     return ConstraintState("check", name, check=check)
+
+
+def ExclusionConstraint(  # noqa: N802
+    *,
+    expressions: Sequence[tuple[FieldRef | RawSQL, str]],
+    name: str,
+    index_type: str = "gist",
+    condition: str | None = None,
+) -> ConstraintState:
+    """Return a PostgreSQL exclusion constraint over ``(FieldRef | RawSQL, operator)`` pairs."""
+    pairs = tuple((expression, operator) for expression, operator in expressions)
+    return ConstraintState(
+        "exclusion", name, condition=condition, expressions=pairs, index_type=index_type
+    )

@@ -142,25 +142,73 @@ def make_field(kind: str, **kwargs: Any) -> FieldState:
 
 
 @dataclass(frozen=True)
+class FieldRef:
+    """A field of the model named in a constraint expression; resolved to its column."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RawSQL:
+    """An SQL expression written into a constraint verbatim."""
+
+    sql: str
+
+
+def _swap(names: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    return tuple(new if n == old else n for n in names)
+
+
+@dataclass(frozen=True)
 class IndexState:
-    """A ``Meta.indexes`` entry: fields (Python names) or SQL expressions, a name, a type."""
+    """A ``Meta.indexes`` entry: fields (Python names) or SQL expressions, a name, a type, a
+    condition (partial index) and ``include`` fields (PostgreSQL covering index)."""
 
     fields: tuple[str, ...] = ()
     expressions: tuple[str, ...] = ()
     name: str | None = None
     index_type: str = ""
     condition: str | None = None
+    include: tuple[str, ...] = ()
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Return every field the index mentions."""
+        return (*self.fields, *self.include)
+
+    def with_field_renamed(self, old: str, new: str) -> IndexState:
+        """Return the index as it reads after field ``old`` is renamed ``new``."""
+        return replace(
+            self, fields=_swap(self.fields, old, new), include=_swap(self.include, old, new)
+        )
 
 
 @dataclass(frozen=True)
 class ConstraintState:
-    """A ``Meta.constraints`` entry: a (possibly partial) unique constraint or a check."""
+    """A constraint: a (possibly partial) unique constraint, a check, or a PostgreSQL
+    exclusion constraint (``expressions`` of (FieldRef | RawSQL, operator) pairs)."""
 
-    kind: str  # "unique" | "check"
+    kind: str  # "unique" | "check" | "exclusion"
     name: str
     fields: tuple[str, ...] = ()
     condition: str | None = None
     check: str | None = None
+    expressions: tuple[tuple[FieldRef | RawSQL, str], ...] = ()
+    index_type: str = ""
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Return every field the constraint mentions (fields and FieldRefs)."""
+        refs = tuple(e.name for e, _ in self.expressions if isinstance(e, FieldRef))
+        return (*self.fields, *refs)
+
+    def with_field_renamed(self, old: str, new: str) -> ConstraintState:
+        """Return the constraint as it reads after field ``old`` is renamed ``new``."""
+        expressions = tuple(
+            (FieldRef(new) if isinstance(e, FieldRef) and e.name == old else e, op)
+            for e, op in self.expressions
+        )
+        return replace(self, fields=_swap(self.fields, old, new), expressions=expressions)
 
 
 @dataclass(frozen=True)
@@ -218,6 +266,18 @@ class ModelState:
         """Return a copy with ``changes`` applied."""
         return replace(self, **changes)
 
+    def check_names(self, item: IndexState | ConstraintState) -> None:
+        """Raise StateError when ``item`` names a field (or column) the model does not have."""
+        known = {n for n, _ in self.fields} | {f.column(n) for n, f in self.fields}
+        for name in item.field_names:
+            if name not in known:
+                what = "index" if isinstance(item, IndexState) else "constraint"
+                label = item.name or ", ".join(item.field_names)
+                raise StateError(
+                    f"{self.label}: {what} {label!r} names field {name!r}, which the model does "
+                    f"not have (fields: {', '.join(n for n, _ in self.fields)})"
+                )
+
     def with_field(self, name: str, state: FieldState) -> ModelState:
         """Return a copy where field ``name`` is replaced, or appended when new."""
         if self.has_field(name):
@@ -234,13 +294,23 @@ class ModelState:
 
 @dataclass
 class ProjectState:
-    """All tracked models, keyed by ``(app, model name)``. Mutated in place by operations."""
+    """All tracked models, keyed by ``(app, model name)``, and the PostgreSQL extensions each
+    app declares, as ``(app, extension)``. Mutated in place by operations."""
 
     models: dict[tuple[str, str], ModelState] = field(default_factory=dict)
+    extensions: set[tuple[str, str]] = field(default_factory=set)
 
     def clone(self) -> ProjectState:
         """Return a shallow copy: model states are immutable and shared."""
-        return ProjectState(dict(self.models))
+        return ProjectState(dict(self.models), set(self.extensions))
+
+    def app_extensions(self, app: str) -> set[str]:
+        """Return the extensions ``app`` declares."""
+        return {name for owner, name in self.extensions if owner == app}
+
+    def extension_used_elsewhere(self, app: str, name: str) -> bool:
+        """Return whether an app other than ``app`` declares extension ``name``."""
+        return any(n == name and owner != app for owner, n in self.extensions)
 
     def get_model(self, app: str, name: str) -> ModelState:
         """Return the model or raise StateError naming what exists."""
@@ -288,4 +358,7 @@ class ProjectState:
 
     def only_apps(self, apps: set[str]) -> ProjectState:
         """Return the part of the state that belongs to ``apps``."""
-        return ProjectState({k: m for k, m in self.models.items() if k[0] in apps})
+        return ProjectState(
+            {k: m for k, m in self.models.items() if k[0] in apps},
+            {e for e in self.extensions if e[0] in apps},
+        )

@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 from hashlib import sha256
 from typing import Any
 
-from .state import NOT_PROVIDED, FieldState, IndexState, ModelState, ProjectState
+from .state import (
+    NOT_PROVIDED,
+    ConstraintState,
+    FieldRef,
+    FieldState,
+    IndexState,
+    ModelState,
+    ProjectState,
+)
 
 
 def derived_name(prefix: str, table: str, columns: tuple[str, ...] | list[str]) -> str:
@@ -64,6 +72,7 @@ class TableIndex:
     unique: bool = False
     index_type: str = ""
     condition: str | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,23 @@ class TableCheck:
 
 
 @dataclass(frozen=True)
+class TableExclusion:
+    """A named EXCLUDE constraint: ``elements`` are (column or None, SQL or None, operator)."""
+
+    name: str
+    elements: tuple[tuple[str | None, str | None, str], ...]
+    index_type: str = "gist"
+    condition: str | None = None
+
+    def translated(self, translate: Any) -> TableExclusion:
+        """Return the constraint with its columns passed through ``translate`` (old -> new)."""
+        elements = tuple(
+            (translate((c,))[0] if c is not None else None, sql, op) for c, sql, op in self.elements
+        )
+        return replace(self, elements=elements)
+
+
+@dataclass(frozen=True)
 class Table:
     """One table as a ``CREATE TABLE`` would build it."""
 
@@ -92,6 +118,7 @@ class Table:
     uniques: tuple[TableUnique, ...] = ()
     checks: tuple[TableCheck, ...] = ()
     description: str | None = None
+    exclusions: tuple[TableExclusion, ...] = ()
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -177,6 +204,7 @@ def _field_indexes(model: ModelState) -> list[TableIndex]:
                 expressions=index.expressions,
                 index_type=index.index_type,
                 condition=index.condition,
+                include=tuple(model.column_of(f) for f in index.include),
             )
         )
     for constraint in model.constraints:
@@ -199,10 +227,12 @@ def resolve_table(state: ProjectState, model: ModelState) -> Table:
         TableUnique(derived_name("uid", model.table, cols), cols)
         for cols in (tuple(model.column_of(f) for f in group) for group in model.unique_together)
     ]
-    checks = []
+    checks, exclusions = [], []
     for constraint in model.constraints:
         if constraint.kind == "check":
             checks.append(TableCheck(constraint.name, constraint.check or ""))
+        elif constraint.kind == "exclusion":
+            exclusions.append(_exclusion(model, constraint))
         elif not constraint.condition:
             cols = tuple(model.column_of(f) for f in constraint.fields)
             uniques.append(TableUnique(constraint.name, cols))
@@ -213,6 +243,17 @@ def resolve_table(state: ProjectState, model: ModelState) -> Table:
         uniques=tuple(uniques),
         checks=tuple(checks),
         description=model.description,
+        exclusions=tuple(exclusions),
+    )
+
+
+def _exclusion(model: ModelState, constraint: ConstraintState) -> TableExclusion:
+    elements = tuple(
+        (model.column_of(e.name), None, op) if isinstance(e, FieldRef) else (None, e.sql, op)
+        for e, op in constraint.expressions
+    )
+    return TableExclusion(
+        constraint.name, elements, constraint.index_type or "gist", constraint.condition
     )
 
 
