@@ -347,12 +347,11 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
 
 
 def safe_parts(unit: _Unit, old: ProjectState, quote: Callable[[str], str]) -> list[_Unit]:
-    """Split one new migration into its safe forms for tables that already exist: indexes
-    (and those of unique constraints) built and dropped CONCURRENTLY (a non-atomic migration of
-    their own), CHECKs and foreign
-    keys added NOT VALID, NOT NULL proven by a CHECK (col IS NOT NULL) NOT VALID first, and
-    their validation in a following migration. Extensions dropped go last, after whatever
-    used them."""
+    """Split one new migration into its safe forms for tables that already exist: indexes (and
+    those of unique constraints) built and dropped CONCURRENTLY (a non-atomic migration of their
+    own); CHECKs and foreign keys added NOT VALID; NOT NULL proven by a CHECK (col IS NOT NULL)
+    NOT VALID first; and their validation in a following migration. Extensions dropped go
+    last, after whatever used them."""
     main: list[Operation] = []
     concurrent: list[Operation] = []
     validate: list[Operation] = []

@@ -73,9 +73,10 @@ def extract_model(app_label: str, model: type[Model]) -> ModelState:
         fields=tuple(_fields(model)),
         indexes=tuple(_index(model, index) for index in meta.indexes),
         unique_together=tuple(tuple(group) for group in meta.unique_together),
-        constraints=tuple(_constraint(model, c) for c in (*meta.constraints, *declared)),
         description=meta.table_description or None,
     )
+    constraints = (_constraint(model, state, c) for c in (*meta.constraints, *declared))
+    state = state.with_changes(constraints=tuple(constraints))
     for item in (*state.indexes, *state.constraints):
         state.check_names(item)
     names = [c.name for c in state.constraints]
@@ -237,20 +238,11 @@ def _index(model: type[Model], index: tuple[str, ...] | Index) -> IndexState:
     )
 
 
-def _column(model: type[Model], name: str) -> str:
-    meta = model._meta
-    field = meta.fields_map.get(name)
-    if field is None:
-        return name
-    reference = getattr(field, "source_field", None)
-    return meta.fields_db_projection.get(name) or reference or f"{name}_id"
-
-
-def _constraint(model: type[Model], constraint: Any) -> ConstraintState:
+def _constraint(model: type[Model], state: ModelState, constraint: Any) -> ConstraintState:
     """Return the state of a Meta.constraints or Meta.march_constraints entry; unnamed ones get
     a name derived from the table and their definition, so the same model always gives the same
     name."""
-    table = model._meta.db_table
+    table = state.table
     if isinstance(constraint, (UniqueConstraint, declare.UniqueConstraint)):
         names = tuple(constraint.fields)
         name = constraint.name or derived_name("uniq", table, names)
@@ -260,11 +252,11 @@ def _constraint(model: type[Model], constraint: Any) -> ConstraintState:
         return ConstraintState("check", name, check=constraint.check)
     if isinstance(constraint, declare.ExclusionConstraint):
         parts = [
-            (_column(model, e.name) if isinstance(e, FieldRef) else e.sql) + f" {op}"
+            (state.column_of(e.name) if isinstance(e, FieldRef) else e.sql) + f" {op}"
             for e, op in constraint.expressions
         ]
         first = constraint.expressions[0][0]
-        head = _column(model, first.name) if isinstance(first, FieldRef) else "expr"
+        head = state.column_of(first.name) if isinstance(first, FieldRef) else "expr"
         name = constraint.name or derived_name(
             "excl",
             table,

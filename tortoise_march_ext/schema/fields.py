@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import declare
 from .state import (
     NOT_PROVIDED,
     ConstraintState,
@@ -151,8 +152,15 @@ def ExclusionConstraint(  # noqa: N802
     index_type: str = "gist",
     condition: str | None = None,
 ) -> ConstraintState:
-    """Return a PostgreSQL exclusion constraint over ``(FieldRef | RawSQL, operator)`` pairs."""
-    pairs = tuple((expression, operator) for expression, operator in expressions)
+    """Return a PostgreSQL exclusion constraint over ``(FieldRef | RawSQL, operator)`` pairs,
+    checked as ``march.ExclusionConstraint`` checks them."""
+    declared = declare.ExclusionConstraint(
+        expressions=expressions, name=name, index_type=index_type, condition=condition
+    )
     return ConstraintState(
-        "exclusion", name, condition=condition, expressions=pairs, index_type=index_type
+        "exclusion",
+        name,
+        condition=condition,
+        expressions=declared.expressions,
+        index_type=declared.index_type,
     )
