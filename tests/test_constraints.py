@@ -364,7 +364,7 @@ def test_march_index_include_and_condition_on_either_backend(backend: Backend) -
         "Doc",
         f"{ID}\ntitle = fields.CharField(max_length=100)\nscore = fields.IntField(null=True)",
         "indexes = (march.Index(fields=('title',), include=('score',), condition='score > 0',"
-        " name='doc_title_cover'),)",
+        " name='doc_title_cover', index_type='btree'),)",
     )
     project = migrated(backend, doc)
     assert_same(project.schema(), project.reference_schema(), "march.Index")
@@ -406,3 +406,64 @@ def test_a_wrong_entry_in_march_options_is_refused_in_one_line(tmp_path: Path) -
         with pytest.raises(MarchError, match=expected):
             project.makemigrations()
         assert not project.migrations.exists()
+
+
+def test_safe_defaults_keep_the_plain_not_null_when_rows_are_filled(pg: Project) -> None:
+    person = model("Person", f"{ID}\nemail = fields.CharField(max_length=100, null=True)")
+    pg.write_models({"app": models(person)})
+    pg.makemigrations()
+    pg.migrate()
+    insert(pg, "INSERT INTO person (email) VALUES (NULL), ('a')")
+    pg.write_models({"app": models(person.replace("null=True", "default='none'"))})
+    config = dataclasses.replace(pg.config, safe_defaults=True)
+    made = asyncio.run(commands.makemigrations(config)).migrations
+    assert [[op.describe() for op in m.operations] for m in made] == [
+        ["Alter field email on Person"]
+    ]
+    pg.migrate()
+    rows = pg.backend.execute(pg.url, "SELECT email FROM person ORDER BY id")
+    assert rows == [("none",), ("a",)]
+
+
+def test_safe_defaults_drop_an_index_with_the_field_it_covers(pg: Project) -> None:
+    doc = model(
+        "Doc",
+        f"{ID}\ntitle = fields.CharField(max_length=100)\nmemo = fields.TextField(null=True)",
+        "indexes = (march.Index(fields=('title',), include=('memo',), name='cover'),)",
+    )
+    pg.write_models({"app": models(doc)})
+    pg.makemigrations()
+    pg.migrate()
+    plain = model("Doc", f"{ID}\ntitle = fields.CharField(max_length=100)")
+    pg.write_models({"app": models(plain)})
+    config = dataclasses.replace(pg.config, safe_defaults=True)
+    made = asyncio.run(commands.makemigrations(config)).migrations
+    assert [[op.describe() for op in m.operations] for m in made] == [
+        ["Remove index cover from Doc", "Remove field memo from Doc"]
+    ]
+    pg.migrate()
+    assert_same(pg.schema(), pg.reference_schema(), "index and field removed")
+
+
+def test_a_field_ref_by_column_names_the_field_and_follows_its_rename(pg: Project) -> None:
+    room = model("Room", ID)
+    by_column = NO_OVERLAP.format(name="no_double_booking").replace(
+        "FieldRef('room')", "FieldRef('room_id')"
+    )
+    fk = BOOKING_FIELDS.replace(
+        "room = fields.IntField()", "room = fields.ForeignKeyField('app.Room')"
+    )
+    pg.write_models({"app": models(room, model("Booking", fk, by_column))})
+    made = pg.makemigrations().migrations[0]
+    assert 'fields.FieldRef("room")' in made.source
+    pg.migrate()
+    renamed = model(
+        "Booking", fk.replace("room =", "space ="), by_column.replace("room_id", "space_id")
+    )
+    pg.write_models({"app": models(room, renamed)})
+    hint = commands.make_questioner(noinput=True, rename_fields=["app.Booking.room=space"])
+    assert [
+        type(op).__name__ for op in pg.makemigrations(questioner=hint).migrations[0].operations
+    ] == ["RenameField"]
+    pg.migrate()
+    assert constraints(pg, "booking", "x") == ["no_double_booking"]

@@ -105,6 +105,17 @@ def add_unique(**attrs: Any) -> Operation:
     return migrations.AddConstraint(model="A", constraint=unique, **attrs)
 
 
+def exclusion(model: str = "A") -> Operation:
+    """Add an exclusion constraint on ``n`` to A (existing), or create C with one (new)."""
+    constraint = fields.ExclusionConstraint(
+        expressions=[(fields.FieldRef("n"), "=")], name=f"{model.lower()}_excl"
+    )
+    if model == "A":
+        return migrations.AddConstraint(model="A", constraint=constraint)
+    fields_ = [("id", fields.BigIntField(primary_key=True)), ("n", fields.IntField())]
+    return migrations.CreateModel(name=model, table="c", fields=fields_, constraints=[constraint])
+
+
 def not_null_check(**attrs: Any) -> Operation:
     check = fields.CheckConstraint(check='"n" IS NOT NULL', name="a_n_nn")
     return with_attrs(migrations.AddConstraint(model="A", constraint=check), **attrs)
@@ -178,6 +189,21 @@ CASES: dict[str, tuple[list[Steps], list[Steps]]] = {
             lambda: [[add("b", fields.ForeignKeyField("app.B", null=True), not_valid=True)]],
             lambda: [[add("b", fields.ForeignKeyField("app.B", null=True, db_constraint=False))]],
             lambda: [[add("bs", fields.ManyToManyField("app.B"))]],
+        ],
+    ),
+    "add-exclusion-constraint": (
+        [lambda: [[exclusion()]]],
+        [
+            lambda: [[exclusion(model="C")]],
+            lambda: [
+                [
+                    migrations.AddConstraint(
+                        model="A",
+                        constraint=fields.CheckConstraint(check="n > 0", name="c"),
+                        not_valid=True,
+                    )
+                ]
+            ],
         ],
     ),
     "add-check-without-not-valid": (

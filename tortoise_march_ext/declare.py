@@ -151,11 +151,21 @@ class Index(TortoiseIndex):
         self.extra = f" WHERE {condition}" if condition else ""
 
     def get_sql(self, schema_generator: BaseSchemaGenerator, model: type[Model], safe: bool) -> str:
-        """Return Tortoise's CREATE INDEX with INCLUDE (on PostgreSQL) before the condition."""
-        if self.include and schema_generator.DIALECT == "postgres":
+        """Return Tortoise's CREATE INDEX; on PostgreSQL with the method and INCLUDE (before the
+        condition), elsewhere as a plain index with the condition."""
+        self.resolve_expressions(model)
+        extra = self.extra
+        postgres = schema_generator.DIALECT == "postgres"
+        if self.include and postgres:
             projection = model._meta.fields_db_projection
             columns = [projection.get(f) or projection.get(f"{f}_id", f) for f in self.include]
-            where = f" WHERE {self.condition}" if self.condition else ""
             include = schema_generator._format_index_fields(columns)
-            self.extra = f" INCLUDE ({include}){where}"
-        return super().get_sql(schema_generator, model, safe)
+            extra = f" INCLUDE ({include}){extra}"
+        return schema_generator._get_index_sql(
+            model,
+            self.field_names,
+            safe,
+            index_name=self.name,
+            index_type=self.INDEX_TYPE if postgres else "",
+            extra=extra,
+        )

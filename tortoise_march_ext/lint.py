@@ -67,6 +67,10 @@ RULES: dict[str, tuple[str, str]] = {
         "making {subject} unique builds its index while blocking writes to the table",
         "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX",
     ),
+    "add-exclusion-constraint": (
+        "adding exclusion constraint {subject} builds its index while blocking writes",
+        "PostgreSQL cannot build it concurrently: add it while the table is small or quiet",
+    ),
     "drop-or-rename-in-use": (
         "dropping or renaming {subject} breaks the running code that still uses it",
         "deploy code that stops using it first, then drop or rename it in a later release",
@@ -351,6 +355,8 @@ def _add_constraint(op: ops.AddConstraint, ctx: Context) -> Iterator[Hit]:
         yield Hit("add-check-without-not-valid", subject)
     if kind == "unique" and not _flag(op, "concurrently"):
         yield Hit("unique-without-concurrent-index", subject)
+    if kind == "exclusion":
+        yield Hit("add-exclusion-constraint", subject)
 
 
 def _unique_together(op: ops.AlterUniqueTogether, ctx: Context) -> Iterator[Hit]:

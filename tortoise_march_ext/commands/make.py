@@ -34,13 +34,14 @@ from ..operations import (
     DropExtension,
     Operation,
     RemoveConstraint,
+    RemoveField,
     RemoveIndex,
     ValidateConstraint,
 )
 from ..project import Project, open_project
 from ..schema import fields
-from ..schema.state import NOT_PROVIDED, FieldState, ModelState, ProjectState
-from ..schema.tables import derived_name
+from ..schema.state import FieldState, ModelState, ProjectState
+from ..schema.tables import derived_name, index_name
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -356,12 +357,17 @@ def safe_parts(unit: _Unit, old: ProjectState, quote: Callable[[str], str]) -> l
     concurrent: list[Operation] = []
     validate: list[Operation] = []
     dropped: list[Operation] = []
+    removed = {(op.model, op.name) for op in unit.operations if isinstance(op, RemoveField)}
     for op in unit.operations:
         model = getattr(op, "model", None)
         if isinstance(op, DropExtension):
             dropped.append(op)
         elif model is None or (unit.app, model) not in old.models:
             main.append(op)
+        elif isinstance(op, RemoveIndex) and _loses_field(
+            op, old.models[(unit.app, model)], removed
+        ):
+            main.append(op)  # its column goes in this migration: the index must go first
         elif isinstance(op, (AddIndex, RemoveIndex)):
             op.concurrently = True
             concurrent.append(op)
@@ -403,12 +409,18 @@ def safe_parts(unit: _Unit, old: ProjectState, quote: Callable[[str], str]) -> l
 
 
 def _becomes_not_null(op: AlterField, model: ModelState) -> bool:
-    """Return whether ``op`` makes a nullable column NOT NULL with no rows to fill (a fill
-    rewrites rows anyway, so it keeps the plain form)."""
-    if not model.has_field(op.name) or op.fill is not NOT_PROVIDED:
+    """Return whether ``op`` makes a nullable column NOT NULL with no rows to fill (filling
+    them, from a one-off value or the default, rewrites them anyway: the plain form stays)."""
+    if not model.has_field(op.name) or op.fills_nulls:
         return False
     before = model.get_field(op.name)
     return before.null and not op.field.null and not before.is_m2m and not op.field.primary_key
+
+
+def _loses_field(op: RemoveIndex, model: ModelState, removed: set[tuple[str, str]]) -> bool:
+    """Return whether the index ``op`` removes names a field removed in the same migration."""
+    index = next((i for i in model.indexes if index_name(model, i) == op.name), None)
+    return index is not None and any((model.name, f) in removed for f in index.field_names)
 
 
 def _write(result: MakeMigrationsResult, dry: bool) -> None:

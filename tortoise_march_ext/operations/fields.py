@@ -195,6 +195,12 @@ class AlterField(FieldOperation):
         new = after.get_model(app, self.model).get_field(self.name).column(self.name)
         return {new: old} if old != new else {}
 
+    @property
+    def fills_nulls(self) -> bool:
+        """Return whether NULLs get a value (the one-off fill or the static default) when the
+        field becomes NOT NULL."""
+        return bool(_fill(self.field, self.name, self.fill))
+
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
         """Fill NULLs with the static default when the field becomes NOT NULL."""
         old = before.get_model(app, self.model).get_field(self.name)

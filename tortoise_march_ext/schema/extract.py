@@ -71,12 +71,13 @@ def extract_model(app_label: str, model: type[Model]) -> ModelState:
         name=model.__name__,
         table=meta.db_table,
         fields=tuple(_fields(model)),
-        indexes=tuple(_index(model, index) for index in meta.indexes),
         unique_together=tuple(tuple(group) for group in meta.unique_together),
         description=meta.table_description or None,
     )
-    constraints = (_constraint(model, state, c) for c in (*meta.constraints, *declared))
-    state = state.with_changes(constraints=tuple(constraints))
+    state = state.with_changes(
+        indexes=tuple(_index(model, state, index) for index in meta.indexes),
+        constraints=tuple(_constraint(model, state, c) for c in (*meta.constraints, *declared)),
+    )
     for item in (*state.indexes, *state.constraints):
         state.check_names(item)
     names = [c.name for c in state.constraints]
@@ -217,13 +218,21 @@ def _db_default(field: Field) -> Any:
     return _plain(value)
 
 
-def _index(model: type[Model], index: tuple[str, ...] | Index) -> IndexState:
+def _field_name(state: ModelState, name: str) -> str:
+    """Return the field stored in column ``name`` when ``name`` is a column, else ``name``."""
+    if state.has_field(name):
+        return name
+    return next((n for n, f in state.fields if f.column(n) == name), name)
+
+
+def _index(model: type[Model], state: ModelState, index: tuple[str, ...] | Index) -> IndexState:
     if not isinstance(index, Index):
         return IndexState(fields=tuple(index))
     index.resolve_expressions(model)
     expressions = () if index.fields else tuple(index.field_names)
     if isinstance(index, declare.Index):
-        condition, include = index.condition, index.include
+        condition = index.condition
+        include = tuple(_field_name(state, name) for name in index.include)
     else:
         extra = index.extra.strip()
         condition = extra[len("WHERE ") :] if extra.upper().startswith("WHERE ") else None
@@ -262,11 +271,15 @@ def _constraint(model: type[Model], state: ModelState, constraint: Any) -> Const
             table,
             [head, *parts, constraint.index_type, constraint.condition or ""],
         )
+        expressions = tuple(
+            (FieldRef(_field_name(state, e.name)) if isinstance(e, FieldRef) else e, op)
+            for e, op in constraint.expressions
+        )
         return ConstraintState(
             "exclusion",
             name,
             condition=constraint.condition,
-            expressions=constraint.expressions,
+            expressions=expressions,
             index_type=constraint.index_type,
         )
     raise StateError(

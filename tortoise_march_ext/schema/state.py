@@ -176,6 +176,11 @@ class IndexState:
         """Return every field the index mentions."""
         return (*self.fields, *self.include)
 
+    @property
+    def field_refs(self) -> tuple[str, ...]:
+        """Return the names that must be field names (not columns): the ``include`` fields."""
+        return self.include
+
     def with_field_renamed(self, old: str, new: str) -> IndexState:
         """Return the index as it reads after field ``old`` is renamed ``new``."""
         return replace(
@@ -199,8 +204,12 @@ class ConstraintState:
     @property
     def field_names(self) -> tuple[str, ...]:
         """Return every field the constraint mentions (fields and FieldRefs)."""
-        refs = tuple(e.name for e, _ in self.expressions if isinstance(e, FieldRef))
-        return (*self.fields, *refs)
+        return (*self.fields, *self.field_refs)
+
+    @property
+    def field_refs(self) -> tuple[str, ...]:
+        """Return the names that must be field names (not columns): the FieldRefs."""
+        return tuple(e.name for e, _ in self.expressions if isinstance(e, FieldRef))
 
     def with_field_renamed(self, old: str, new: str) -> ConstraintState:
         """Return the constraint as it reads after field ``old`` is renamed ``new``."""
@@ -267,10 +276,12 @@ class ModelState:
         return replace(self, **changes)
 
     def check_names(self, item: IndexState | ConstraintState) -> None:
-        """Raise StateError when ``item`` names a field (or column) the model does not have."""
-        known = {n for n, _ in self.fields} | {f.column(n) for n, f in self.fields}
+        """Raise StateError when ``item`` names a field the model does not have (``fields`` may
+        also name a column, as Tortoise allows; FieldRefs and ``include`` name fields)."""
+        names = {n for n, _ in self.fields}
+        columns = names | {f.column(n) for n, f in self.fields}
         for name in item.field_names:
-            if name not in known:
+            if name not in (names if name in item.field_refs else columns):
                 what = "index" if isinstance(item, IndexState) else "constraint"
                 label = item.name or ", ".join(item.field_names)
                 raise StateError(
