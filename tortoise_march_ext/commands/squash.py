@@ -109,7 +109,7 @@ def _check_equivalent(project: Project, span: list[Key], operations: list[Operat
     state = replay(graph, before)
     for operation in operations:
         operation.state_forwards(span[0][0], state)
-    if state.models != expected.models:
+    if (state.models, state.extensions) != (expected.models, expected.extensions):
         raise StateError(
             f"squashing {span[0][1]} to {span[-1][1]} changed the resulting model state; "
             "please report this, and squash a shorter range meanwhile"

@@ -29,9 +29,6 @@ class _Extension(Operation):
             raise StateError(f"app {app} declares no extension {self.name!r}")
         state.extensions.discard((app, self.name))
 
-    def _create_sql(self, editor: SchemaEditor) -> list[Any]:
-        return editor.create_extension(self.name)
-
     def _drop_sql(self, app: str, editor: SchemaEditor, without: ProjectState) -> list[Any]:
         """Drop the extension unless another app in ``without`` still declares it."""
         if without.extension_used_elsewhere(app, self.name):
@@ -50,7 +47,7 @@ class CreateExtension(_Extension):
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[Any]:
         """Create the extension."""
-        return self._create_sql(editor)
+        return editor.create_extension(self.name)
 
     def database_backwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
@@ -86,7 +83,7 @@ class DropExtension(_Extension):
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[Any]:
         """Create the extension again."""
-        return self._create_sql(editor)
+        return editor.create_extension(self.name)
 
     def describe(self) -> str:
         """Describe the operation."""
