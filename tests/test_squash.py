@@ -11,12 +11,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from tortoise import Tortoise
 
+import tortoise_march_ext as march
 from tests.harness import Backend, Project
 from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands
 from tortoise_march_ext.engine.replacements import apply_replacements
 from tortoise_march_ext.exceptions import GraphError, HistoryError
+from tortoise_march_ext.project import drift_check_suppressed
+from tortoise_march_ext.runtime.ensure import MigrationReport
 
 GOLDEN = Path(__file__).parent / "golden"
 NAME = 'name = fields.CharField(max_length=50, default="")'
@@ -238,24 +242,55 @@ def test_replacement_rule_without_files() -> None:
     assert fresh[("b", "1")] == [("a", "s")] and half[("b", "1")] == [("a", "3")]
 
 
-def test_start_up_check_sees_the_squash_like_migrate_does(tmp_path: Path) -> None:
-    from tortoise_march_ext.runtime.cache import load_history
-    from tortoise_march_ext.runtime.ensure import _check_history, _pending
+def start_up(project: Project) -> MigrationReport:
+    """Run ``ensure_migrated()`` the way an application does at start-up, on the project's DB."""
 
-    project = Project(tmp_path, Backend("sqlite", tmp_path))
-    write_history(project)
-    squash(project, "0002", "0006")
-    history = load_history(project.migrations)
-    fresh = _pending(["app"], history, {}, None)
-    assert [name for _, name in fresh] == ["0001_initial", SQUASH]
-    old_rows = {("app", name): None for name in OLD}
-    assert _pending(["app"], history, old_rows, None) == []
-    half = {("app", name): None for name in OLD[:3]}
-    assert [name for _, name in _pending(["app"], history, half, None)] == OLD[3:]
-    # Rows a squash wrote for the migrations it replaces carry its checksum: accepted.
-    squash_sum = history.checksums[("app", SQUASH)]
-    rows = {("app", name): type("Row", (), {"checksum": squash_sum}) for name in OLD[1:]}
-    rows[("app", "0001_initial")] = type(
-        "Row", (), {"checksum": history.checksums[("app", OLD[0])]}
+    async def main() -> MigrationReport:
+        with drift_check_suppressed():
+            await Tortoise.init(config=project.tortoise_config())
+        try:
+            return await march.ensure_migrated(project.config)
+        finally:
+            await Tortoise.close_connections()
+            await Tortoise._reset_apps()
+
+    return asyncio.run(main())
+
+
+def checksums(project: Project) -> dict[str, str]:
+    rows = project.backend.execute(
+        project.url, "SELECT name, checksum FROM tortoise_march_migrations"
     )
-    _check_history(history, rows)
+    return {str(name): str(value) for name, value in rows}
+
+
+def test_start_up_check_sees_the_squash_like_migrate_does(project: Project) -> None:
+    write_history(project)
+    # Two databases from before the squash: one applied every old migration, one half of them.
+    project.migrate()
+    old_sums = checksums(project)
+    complete = project.url
+    project.url = half = project.backend.new_url()
+    project.migrate("app", "0003")
+    squash(project, "0002", "0006")
+    project.url = complete
+    assert start_up(project) == MigrationReport()
+    assert checksums(project) == old_sums
+    # Start-up finishes the half-way database with the old migrations, once.
+    project.url = half
+    report = start_up(project)
+    assert report.applied == [f"app.{name}" for name in OLD[3:]]
+    assert recorded(project) == OLD
+    assert seeds(project) == [("seed", 30)]
+    assert project.schema() == project.reference_schema()
+    assert start_up(project) == MigrationReport()
+    # A fresh database: start-up applies the squash, which records the migrations it replaces
+    # with its own checksum; the next start-up accepts those rows and finds nothing to do.
+    project.url = project.backend.new_url()
+    assert start_up(project).applied == ["app.0001_initial", f"app.{SQUASH}"]
+    sums = checksums(project)
+    assert sorted(sums) == sorted([*OLD, SQUASH])
+    assert {sums[name] for name in OLD[1:]} == {sums[SQUASH]} != {sums["0001_initial"]}
+    assert start_up(project) == MigrationReport()
+    assert project.schema() == project.reference_schema()
+    assert seeds(project) == [("seed", 30)]
