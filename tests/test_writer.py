@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import difflib
+import os
 import subprocess
 import sys
 import uuid
@@ -91,8 +93,107 @@ def test_round_trip_rebuilds_equal_operations(factory) -> None:  # type: ignore[
     assert list(migration.operations) == factory()  # type: ignore[attr-defined]
 
 
-def test_output_is_deterministic() -> None:
-    assert render(every_value_operations()) == render(every_value_operations())
+# Run in a fresh interpreter: makemigrations for two model versions of two apps, then print
+# every file written. Sets and dicts of names (imports, model and field keys, dependencies) iterate
+# in an order that follows PYTHONHASHSEED; only sorting makes the output the same for every seed.
+MAKE_TWICE = """
+import asyncio, sys
+from pathlib import Path
+
+from tortoise_march_ext import commands
+from tortoise_march_ext.config import MarchConfig
+
+root = Path(sys.argv[1])
+sys.path.insert(0, str(root))
+for version in ("v1", "v2"):
+    config = MarchConfig(
+        location=root / "migrations",
+        root=root,
+        tortoise_config={
+            "connections": {"default": "sqlite://:memory:"},
+            "apps": {
+                app: {"models": [f"{app}_{version}"], "default_connection": "default"}
+                for app in ("crm", "shop")
+            },
+        },
+    )
+    questioner = commands.make_questioner(noinput=True)
+    asyncio.run(commands.makemigrations(config, questioner=questioner))
+for path in sorted((root / "migrations").rglob("0*.py")):
+    sys.stdout.write(f"## {path.relative_to(root).as_posix()}\\n{path.read_text()}")
+"""
+
+
+LETTERS = "ABCDEFGH"
+
+
+def crm_v2(number: int, letter: str) -> str:
+    """Return a model with many new fields, an index, a unique group and a relation."""
+    from tests.scenarios import ID, model
+
+    low = letter.lower()
+    body = [ID, "label = fields.CharField(max_length=30, db_index=True, default='')"]
+    body += [f"{f}_{low} = fields.IntField(default={n})" for n, f in enumerate("pqrstu")]
+    peer = LETTERS[number - 1]
+    body.append(f"peer = fields.ForeignKeyField('crm.Crm{peer}', null=True, related_name='p{low}')")
+    meta = f"unique_together = (('label', 'p_{low}'),)\nindexes = (('q_{low}', 'r_{low}'),)"
+    return model(f"Crm{letter}", "\n".join(body), meta)
+
+
+def shop_v2(number: int, letter: str) -> str:
+    """Return a model with a relation, a many-to-many and a dict default."""
+    from tests.scenarios import ID, model
+
+    low, other = letter.lower(), LETTERS[-number - 1]
+    body = [
+        ID,
+        f"owner = fields.ForeignKeyField('crm.Crm{letter}', related_name='shops_{low}', null=True)",
+        f"tags = fields.ManyToManyField('crm.Crm{other}', related_name='tagged_{low}')",
+        "payload = fields.JSONField(default={'b': 1, 'a': [1, 2], 'c': {'z': 0, 'y': 1}})",
+        "price = fields.DecimalField(max_digits=6, decimal_places=2, default=decimal.Decimal(1))",
+        "day = fields.DateField(default=datetime.date(2024, 1, 2))",
+        f"uid = fields.UUIDField(default=uuid.UUID(int={number}), unique=False)",
+    ]
+    return model(f"Shop{letter}", "\n".join(body))
+
+
+def hash_seed_models() -> dict[str, str]:
+    """Return two versions of two apps with many models, fields, indexes and relations."""
+    from tests.scenarios import ID, model, models
+
+    name = "name = fields.CharField(max_length=20)"
+    return {
+        "crm_v1": models(*(model(f"Crm{c}", f"{ID}\n{name}") for c in LETTERS)),
+        "shop_v1": models(model("ShopA", ID)),
+        "crm_v2": models(*(crm_v2(n, c) for n, c in enumerate(LETTERS))),
+        "shop_v2": "import datetime, decimal, uuid\n"
+        + models(*(shop_v2(n, c) for n, c in enumerate(LETTERS))),
+    }
+
+
+def make_under_hash_seed(tmp_path: Path, seed: str) -> str:
+    root = tmp_path / f"seed-{seed}"
+    root.mkdir()
+    for module, source in hash_seed_models().items():
+        (root / f"{module}.py").write_text(source)
+    proc = subprocess.run(
+        [sys.executable, "-c", MAKE_TWICE, str(root)],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": seed, "TORTOISE_MARCH_ON_DRIFT": "ignore"},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.count(b"## migrations/") == 4, proc.stdout.decode()
+    return proc.stdout
+
+
+def test_output_is_the_same_under_every_hash_seed(tmp_path: Path) -> None:
+    first, second = (make_under_hash_seed(tmp_path, seed) for seed in ("1", "2"))
+    difference = difflib.unified_diff(
+        first.decode().splitlines(), second.decode().splitlines(), "seed 1", "seed 2", lineterm=""
+    )
+    assert first == second, "\n".join(difference)
 
 
 def test_generated_files_pass_ruff_untouched(tmp_path: Path) -> None:
