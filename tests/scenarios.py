@@ -54,8 +54,6 @@ class Step:
     rows: list[str] = field(default_factory=list)
     expect: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
     extra: tuple[str, ...] = ()  # constraints migrations create that generate_schemas() does not
-    # generate_schemas() cannot build FK cycles; such steps list the FKs to find instead
-    fks: dict[str, set[tuple[str, str]]] | None = None
 
 
 @dataclass
@@ -310,11 +308,6 @@ flag = fields.BooleanField(db_default=True)
                             f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
                         ),
                     )
-                },
-                fks={
-                    "node": {("parent_id", "node")},
-                    "author": {("favorite_id", "book")},
-                    "book": {("author_id", "author")},
                 },
             ),
             one(
@@ -619,7 +612,6 @@ flag = fields.BooleanField(db_default=True)
                         )
                     ),
                 },
-                fks={"lhs": {("right_id", "rhs")}, "rhs": {("left_id", "lhs")}},
             ),
         ],
     ),
