@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
+import time
 from pathlib import Path
 
 import asyncpg
@@ -71,18 +73,79 @@ def invalid_indexes(project: Project) -> list[str]:
     return [r[0] for r in rows]
 
 
-def test_concurrent_index_builds_while_a_writer_keeps_writing(project: Project) -> None:
-    project.write_models(
-        {
-            "app": models(
-                model(
-                    "Person",
-                    f"{ID}\n{NAME}\nage = fields.IntField(null=True)",
-                    "indexes = (Index(fields=('age',)),)",
-                )
+AGE_INDEXED = model(
+    "Person",
+    f"{ID}\n{NAME}\nage = fields.IntField(null=True)",
+    "indexes = (Index(fields=('age',)),)",
+)
+DEADLINE = 30.0  # a safety net: a step that hangs fails the test instead of hanging it
+
+
+async def wait_for_build(observer: asyncpg.Connection, migration: asyncio.Future[object]) -> int:
+    """Return the pid of the session building an index in the database, once it shows it."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        pid = await observer.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
+            "AND query ILIKE 'CREATE %INDEX%' AND datname = current_database()"
+        )
+        if pid is not None:
+            return int(pid)
+        if migration.done():
+            raise AssertionError(
+                f"the migration ended before its index build was seen: {migration}"
             )
-        }
-    )
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no index build seen in pg_stat_activity within {DEADLINE}s")
+
+
+async def build_progress(observer: asyncpg.Connection, pid: int) -> tuple[object, ...] | None:
+    """Return (command, phase) of the index build of ``pid`` once past its first phase."""
+    deadline = time.monotonic() + DEADLINE
+    row = None
+    while time.monotonic() < deadline:
+        row = await observer.fetchrow(
+            "SELECT command, phase FROM pg_stat_progress_create_index WHERE pid = $1", pid
+        )
+        if row is not None and row["phase"] != "initializing":
+            break
+        await asyncio.sleep(0.01)
+    return None if row is None else tuple(row)
+
+
+async def write_during_the_build(project: Project) -> dict[str, object]:
+    """Run migrate; while its index build runs, commit a write; return what was seen."""
+    holder, writer, observer = [await asyncpg.connect(project.url) for _ in range(3)]
+    # A transaction that wrote to the table keeps the concurrent build waiting (its first phase
+    # waits for such writers) until it ends: the build is running for as long as the test wants.
+    held = holder.transaction()
+    await held.start()
+    await holder.execute("INSERT INTO person (name, age) VALUES ('holder', 2)")
+    migration = asyncio.ensure_future(asyncio.to_thread(project.migrate))
+    seen: dict[str, object] = {}
+    try:
+        build = await wait_for_build(observer, migration)
+        await writer.execute(f"SET lock_timeout = '{DEADLINE / 3}s'")
+        try:
+            await writer.execute("INSERT INTO person (name, age) VALUES ('during', 3)")
+        except asyncpg.LockNotAvailableError as exc:
+            raise AssertionError(f"the write waited for the index build: {exc}") from None
+        seen["build running after the write"] = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' "
+            "AND query ILIKE 'CREATE %INDEX%'",
+            build,
+        )
+        seen["progress"] = await build_progress(observer, build)
+    finally:
+        await held.rollback()
+        seen["result"] = await asyncio.wait_for(migration, DEADLINE)
+        for conn in (holder, writer, observer):
+            await conn.close()
+    return seen
+
+
+def test_concurrent_index_build_lets_writes_commit_while_it_runs(project: Project) -> None:
+    project.write_models({"app": models(AGE_INDEXED)})
     index = fields.Index(fields=("age",))
     write(
         project,
@@ -90,39 +153,13 @@ def test_concurrent_index_builds_while_a_writer_keeps_writing(project: Project) 
         migrations.AddIndex("Person", index, concurrently=True),
         atomic=False,
     )
-    stop = threading.Event()
-    written: list[int] = []
-    errors: list[BaseException] = []
-
-    async def writer() -> None:
-        conn = await asyncpg.connect(project.url)
-        try:
-            while not stop.is_set():
-                await conn.execute("INSERT INTO person (name, age) VALUES ('w', 1)")
-                written.append(1)
-        finally:
-            await conn.close()
-
-    def run_writer() -> None:
-        try:
-            asyncio.run(writer())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run_writer)
-    thread.start()
-    try:
-        while not written:
-            stop.wait(0.01)
-        result = project.migrate()
-        count_during = len(written)
-    finally:
-        stop.set()
-        thread.join()
-    assert errors == []
-    assert count_during > 0
+    seen = asyncio.run(write_during_the_build(project))
+    assert seen["progress"] == ("CREATE INDEX CONCURRENTLY", "waiting for writers before build")
+    assert seen["build running after the write"] == 1
+    result = seen["result"]
+    assert isinstance(result, commands.MigrateResult)
     assert [s.migration.name for s in result.steps] == ["0002_age_index"]
-    assert "CREATE INDEX CONCURRENTLY" in str(result.steps[0].statements[0][1][0])
+    assert one(project, "SELECT count(*) FROM person WHERE name = 'during'") == 1
     assert one(project, "SELECT count(*) FROM pg_indexes WHERE tablename = 'person'") == 2
     assert invalid_indexes(project) == []
     assert project.schema() == project.reference_schema()
@@ -139,15 +176,30 @@ def test_failed_concurrent_index_leaves_no_invalid_index(project: Project) -> No
         project.migrate()
     assert invalid_indexes(project) == []
     assert recorded(project) == ["0001_initial"]
-    # An INVALID index left by a crash is cleared before the next attempt.
-    project.backend.execute(project.url, "DELETE FROM person WHERE age = 1")
-    project.backend.execute(project.url, "UPDATE person SET age = 1 WHERE id = 2")
-    with pytest.raises(MigrationFailed, match="division by zero"):
-        project.migrate()
     project.backend.execute(project.url, "DELETE FROM person WHERE age = 1")
     project.migrate()
     assert one(project, "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_bad'") == 1
     assert invalid_indexes(project) == []
+
+
+def test_an_invalid_leftover_of_the_same_index_is_dropped_and_rebuilt(project: Project) -> None:
+    # A concurrent unique build that fails on duplicates leaves its INVALID index behind, as a
+    # crashed or killed build does.
+    project.backend.execute(project.url, "INSERT INTO person (name, age) VALUES ('twin', 7)")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        project.backend.execute(
+            project.url, 'CREATE UNIQUE INDEX CONCURRENTLY "idx_age" ON "person" ("age")'
+        )
+    assert invalid_indexes(project) == ["idx_age"]
+    index = fields.Index(fields=("age",), name="idx_age")
+    write(project, "0002_age", migrations.AddIndex("Person", index, concurrently=True))
+    project.migrate()
+    assert invalid_indexes(project) == []
+    assert (
+        one(project, "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_age'")
+        == "CREATE INDEX idx_age ON public.person USING btree (age)"
+    )
+    assert recorded(project) == ["0001_initial", "0002_age"]
 
 
 def test_check_added_not_valid_then_validated(project: Project) -> None:
@@ -243,17 +295,45 @@ def test_lock_timeout_fires_and_leaves_nothing_behind(project: Project) -> None:
     )
 
 
+class ReleaseOnRetry(logging.Handler):
+    """Release a LockHolder once the executor logs that a lock timeout fired (or at a deadline)."""
+
+    def __init__(self, holder: LockHolder) -> None:
+        super().__init__(logging.WARNING)
+        self.holder = holder
+        self.retries: list[str] = []
+        self.safety_net = threading.Timer(DEADLINE, holder.release.set)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "lock timeout" in message and "trying again" in message:
+            self.retries.append(message)
+            self.holder.release.set()
+
+
 def test_lock_timeout_retries_until_the_lock_is_free(project: Project) -> None:
     add = migrations.AddField("Person", "nick", fields.CharField(max_length=10, null=True))
     write(project, "0002_nick", add, lock_timeout="100ms", lock_retries=5)
     holder = LockHolder(project.url, "person")
-    with holder:
-        timer = threading.Timer(0.3, holder.release.set)
-        timer.start()
-        result = project.migrate()
-        timer.join()
+    # The table stays locked until the first attempt has timed out: only a retry can succeed.
+    releaser = ReleaseOnRetry(holder)
+    logger = logging.getLogger("tortoise_march_ext")
+    logger.addHandler(releaser)
+    releaser.safety_net.start()
+    try:
+        with holder:
+            result = project.migrate()
+    finally:
+        logger.removeHandler(releaser)
+        releaser.safety_net.cancel()
+    assert releaser.retries, "the migration succeeded without a retry"
+    assert "Apply app.0002_nick: lock timeout (100ms) fired" in releaser.retries[0]
     assert [s.migration.name for s in result.steps] == ["0002_nick"]
     assert recorded(project) == ["0001_initial", "0002_nick"]
+    assert (
+        one(project, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'nick'")
+        == 1
+    )
 
 
 def test_config_timeouts_apply_to_every_migration(project: Project) -> None:
