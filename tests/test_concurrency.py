@@ -1,7 +1,8 @@
 """Many processes migrating one PostgreSQL database at once: exactly one applies, none fail.
 
-Also: uvicorn with several workers, the lock timeout, and cancellation in the middle of a
-migration. Real databases and real processes only.
+Also: uvicorn with several workers, the lock timeout, and a cancellation that lands while the
+migration waits inside its transaction (seen in pg_stat_activity). A killed worker is in
+test_killed_worker.py. Real databases and real processes only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,8 +218,11 @@ def test_uvicorn_workers_migrate_once(pg_url: str, tmp_path: Path) -> None:
         assert "Traceback" not in server.output(), server.output()
 
 
-# In-process tests: a project whose only migration creates a table and may then sleep.
-MIGRATION = """\
+# In-process tests: a project whose only migration creates a table with one row, then takes an
+# advisory lock the test may hold: the migration then waits inside its transaction, and
+# pg_stat_activity shows it waiting there, for as long as the test wants.
+GATE_KEY = 4242
+MIGRATION = f"""\
 from tortoise_march_ext import migrations
 
 
@@ -228,7 +233,8 @@ class Migration(migrations.Migration):
 
     operations = (
         migrations.RunSQL("CREATE TABLE slow_marker (id INT)"),
-        migrations.RunSQL("SELECT pg_sleep({sleep})"),
+        migrations.RunSQL("INSERT INTO slow_marker (id) VALUES (1)"),
+        migrations.RunSQL("SELECT pg_advisory_xact_lock({GATE_KEY})"),
     )
 """
 MODELS = """\
@@ -243,6 +249,7 @@ class Marker(Model):
         table = "slow_marker"
 """
 SLOW = [("slow", "0001_initial")]
+DEADLINE = 60.0  # a safety net: what hangs fails the test instead of hanging it
 
 
 @pytest.fixture
@@ -255,6 +262,7 @@ def slow_project(
     (root / "pyproject.toml").write_text('[tool.tortoise_march_ext]\nlocation = "migrations"\n')
     module = f"march_slow_models_{tmp_path.name.replace('-', '_')}"
     (root / f"{module}.py").write_text(MODELS)
+    (root / "migrations" / "slow" / "0001_initial.py").write_text(MIGRATION)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.chdir(root)
     monkeypatch.setenv("TORTOISE_MARCH_ON_DRIFT", "ignore")
@@ -269,12 +277,6 @@ def slow_project(
     sys.modules.pop(module, None)
 
 
-def write_migration(project: dict[str, Any], sleep: float) -> None:
-    """Write migrations/slow/0001_initial.py, sleeping ``sleep`` seconds after its CREATE."""
-    path = project["root"] / "migrations" / "slow" / "0001_initial.py"
-    path.write_text(MIGRATION.format(sleep=sleep))
-
-
 async def recorded(url: str) -> list[tuple[Any, ...]]:
     """Return the recorder rows (async)."""
     if not (await _fetch(url, "SELECT to_regclass('tortoise_march_migrations')"))[0][0]:
@@ -282,17 +284,21 @@ async def recorded(url: str) -> list[tuple[Any, ...]]:
     return await _fetch(url, "SELECT app, name FROM tortoise_march_migrations ORDER BY app, name")
 
 
-async def marker_exists(url: str) -> bool:
-    """Return whether the migration's table exists (committed)."""
-    return (await _fetch(url, "SELECT to_regclass('slow_marker')"))[0][0] is not None
+async def marker_rows(url: str) -> list[tuple[Any, ...]] | None:
+    """Return the committed rows of the migration's table, None when it does not exist."""
+    if (await _fetch(url, "SELECT to_regclass('slow_marker')"))[0][0] is None:
+        return None
+    return await _fetch(url, "SELECT id FROM slow_marker")
 
 
 async def locks(url: str) -> list[tuple[Any, ...]]:
-    """Return the advisory locks in the database (async)."""
+    """Return the advisory locks in the database (async), the test's gate left out."""
     return await _fetch(
         url,
         "SELECT l.pid, l.granted FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-        "WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+        "WHERE l.locktype = 'advisory' AND d.datname = current_database() "
+        "AND NOT (l.classid = 0 AND l.objid = $1)",
+        GATE_KEY,
     )
 
 
@@ -305,13 +311,22 @@ async def busy_sessions(url: str) -> list[tuple[Any, ...]]:
     )
 
 
+async def at_the_gate(url: str) -> list[int]:
+    """Return the pids of the sessions waiting for the gate inside the migration."""
+    rows = await _fetch(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'",
+    )
+    return [r[0] for r in rows]
+
+
 async def _close_tortoise() -> None:
     await Tortoise.close_connections()
     await Tortoise._reset_apps()
 
 
 def test_lock_timeout_is_a_clear_error_and_applies_nothing(slow_project: dict[str, Any]) -> None:
-    write_migration(slow_project, sleep=0)
     url = slow_project["url"]
 
     async def main() -> None:
@@ -321,23 +336,24 @@ def test_lock_timeout_is_a_clear_error_and_applies_nothing(slow_project: dict[st
             await holder.fetchval("SELECT pg_advisory_lock($1)", LOCK_KEY)
             holder_pid = holder.get_server_pid()
             started = time.monotonic()
-            with pytest.raises(LockTimeout) as caught:
+            with anyio.fail_after(DEADLINE), pytest.raises(LockTimeout) as caught:
                 await march.ensure_migrated(lock_timeout=0.5)
             waited = time.monotonic() - started
-            assert 0.5 <= waited < 5, waited
+            assert waited >= 0.5, waited
             message = str(caught.value)
             assert "migration lock" in message, message
             assert "0.5s" in message, message
             assert isinstance(caught.value, march.MarchError)
             assert await recorded(url) == []
-            assert not await marker_exists(url)
+            assert await marker_rows(url) is None
             assert await locks(url) == [(holder_pid, True)]
 
             assert await holder.fetchval("SELECT pg_advisory_unlock($1)", LOCK_KEY) is True
-            report = await march.ensure_migrated(lock_timeout=0.5)
+            with anyio.fail_after(DEADLINE):
+                report = await march.ensure_migrated(lock_timeout=0.5)
             assert report.applied == ["slow.0001_initial"]
             assert await recorded(url) == SLOW
-            assert await marker_exists(url)
+            assert await marker_rows(url) == [(1,)]
             assert await locks(url) == []
         finally:
             await holder.close()
@@ -346,30 +362,61 @@ def test_lock_timeout_is_a_clear_error_and_applies_nothing(slow_project: dict[st
     anyio.run(main)
 
 
+async def wait_until(probe: Any, what: str) -> Any:
+    """Poll ``probe()`` until it returns something true; fail after DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while not (found := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {DEADLINE}s: {what}")
+        await anyio.sleep(0.02)
+    return found
+
+
 def test_cancelled_migration_leaves_no_lock_and_no_record(slow_project: dict[str, Any]) -> None:
-    write_migration(slow_project, sleep=2)
     url = slow_project["url"]
     started: list[str | None] = []
+    finished: list[object] = []
 
     async def on_pre_migrate(*, migration: str | None = None, **_: Any) -> None:
         started.append(migration)
 
+    async def migrate() -> None:
+        finished.append(await march.ensure_migrated())
+
+    async def inside() -> list[int]:
+        assert not finished, "the migration finished before the test could cancel it"
+        return await at_the_gate(url)
+
     async def main() -> None:
+        gate = await asyncpg.connect(url)
+        await gate.execute("SELECT pg_advisory_lock($1)", GATE_KEY)
+        # Safety net: if the cancellation does not land, ending the gate's session lets the
+        # migration finish (and the test fail) instead of hanging.
+        watchdog = threading.Timer(DEADLINE, end_session, (url, gate.get_server_pid()))
+        watchdog.start()
         await Tortoise.init(config=slow_project["tortoise"])
         march.signals.pre_migrate.connect(on_pre_migrate)
         try:
-            with anyio.move_on_after(0.3) as scope:
-                await march.ensure_migrated()
-            assert scope.cancelled_caught, "ensure_migrated finished before it was cancelled"
-            assert started == [None, "slow.0001_initial"], "cancelled before the migration ran"
+            async with anyio.create_task_group() as group:
+                group.start_soon(migrate)
+                # Cancel only once PostgreSQL shows the migration waiting inside its transaction.
+                await wait_until(inside, "the migration waits at the gate")
+                group.cancel_scope.cancel()
+            assert finished == [], "ensure_migrated finished although it was cancelled"
+            assert started == [None, "slow.0001_initial"]
+            # Its statement is cancelled on the server too: nobody waits at the gate any more,
+            # while the gate is still closed.
+            await wait_until(
+                lambda: _none(at_the_gate(url)), "the cancelled statement ends on the server"
+            )
             assert await locks(url) == []
             assert await recorded(url) == []
-            assert not await marker_exists(url)
+            assert await marker_rows(url) is None
+            await gate.execute("SELECT pg_advisory_unlock($1)", GATE_KEY)
             # No session may still be running the migration or sit in its open transaction.
-            with anyio.move_on_after(3):
-                while await busy_sessions(url):
-                    await anyio.sleep(0.05)
-            assert await busy_sessions(url) == []
+            await wait_until(lambda: _none(busy_sessions(url)), "no session left busy")
+            assert await recorded(url) == []
+            assert await marker_rows(url) is None
             # The application's own Tortoise connection still works after the cancellation.
             client = Tortoise.get_connection("default")
             problem = None
@@ -382,17 +429,30 @@ def test_cancelled_migration_leaves_no_lock_and_no_record(slow_project: dict[str
                 )
             assert problem is None, problem
 
-            with anyio.fail_after(30):
+            with anyio.fail_after(DEADLINE):
                 report = await march.ensure_migrated()
             assert report.applied == ["slow.0001_initial"]
             assert await recorded(url) == SLOW
-            assert await marker_exists(url)
+            assert await marker_rows(url) == [(1,)]
             assert await locks(url) == []
             await Tortoise.close_connections()
         finally:
+            watchdog.cancel()
             march.signals.pre_migrate.disconnect(on_pre_migrate)
+            with contextlib.suppress(Exception):
+                await gate.close()
             # Best effort: a failure above is the one to report, not a failing close after it.
             with contextlib.suppress(Exception):
                 await _close_tortoise()
 
     anyio.run(main)
+
+
+def end_session(url: str, pid: int) -> None:
+    """Terminate the server session ``pid`` (from a thread of its own)."""
+    pg_fetch(url, "SELECT pg_terminate_backend($1)", pid)
+
+
+async def _none(rows: Any) -> bool:
+    """Return True when the awaited query found no rows."""
+    return not await rows
