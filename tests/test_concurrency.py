@@ -316,7 +316,8 @@ async def at_the_gate(url: str) -> list[int]:
     rows = await _fetch(
         url,
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'",
+        "AND wait_event_type = 'Lock' AND query LIKE $1",
+        f"%pg_advisory_xact_lock({GATE_KEY})%",
     )
     return [r[0] for r in rows]
 
