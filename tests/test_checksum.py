@@ -28,7 +28,8 @@ from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands
 from tortoise_march_ext.exceptions import HistoryError
 from tortoise_march_ext.files import checksum as checksum_module
-from tortoise_march_ext.files.checksum import checksum, legacy_checksums
+from tortoise_march_ext.files.checksum import checksum
+from tortoise_march_ext.files.legacy_checksum import legacy_checksums
 from tortoise_march_ext.project import drift_check_suppressed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +37,12 @@ FIXTURES = Path(__file__).resolve().parent / "checksum_fixtures"
 EXAMPLE = ROOT / "examples" / "contacts_app" / "migrations" / "contacts" / "0001_initial.py"
 RUN_PYTHON = FIXTURES / "run_python.txt"
 MESSY = FIXTURES / "messy.txt"
+FSTRINGS = FIXTURES / "fstrings.txt"
 GOLDEN = {
     EXAMPLE: "d17a7c61c29bf86338f5cd56188de37db0bc96ad570a2fe90318b4a1adbf5897",
     RUN_PYTHON: "09cb7aba01a5fcb15a83aca8f1e0124a441b5ffb345f94631b07de5213f87a96",
     MESSY: "2ff492e9038d0ce9460149c8b00f3663c37c18abc801997cdce4da49864f8a2d",
+    FSTRINGS: "b204fbb4afb0a08bf6dfe9ab0be6dd3c55dc5e069263a703a6c5c1e9ecb92da6",
 }
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..exceptions import HistoryError
-from ..files.checksum import checksum, legacy_checksums
+from ..files.checksum import checksum
+from ..files.legacy_checksum import legacy_checksums
 from .graph import MigrationGraph
 
 Key = tuple[str, str]

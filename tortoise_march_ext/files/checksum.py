@@ -1,7 +1,7 @@
 """The migration checksum: SHA-256 of a canonical token stream that no Python release changes.
 
-Owns :func:`checksum` (the recorder's ``checksum`` column) and :func:`legacy_checksums`, which
-recognises the digests of the old scheme. Standard library only and import-light: app start-up
+Owns :func:`checksum` (the recorder's ``checksum`` column); ``legacy_checksum.py`` recognises
+the digests of the old scheme. Standard library only and import-light: app start-up
 (``ensure_migrated()``) uses it, and the cross-Python test imports this file alone by path.
 
 The canonical form is one entry per statement: its block depth and its tokens. Dropped (so they
@@ -14,16 +14,11 @@ implicit concatenation (each literal is evaluated and re-rendered), the spelling
 the indentation and trailing blanks of docstrings (they are code: their words count). Everything
 else stays, so any other edit changes the checksum. f-strings are read from their source text
 by one scanner, so 3.12's FSTRING_* tokens and older Pythons' single STRING token agree.
-
-The old scheme hashed ``ast.dump(ast.parse(source), include_attributes=False)``, whose text
-differs between Python releases; :func:`legacy_checksums` rebuilds that text as 3.10/3.11, 3.12
-and 3.13 print it, from whichever Python runs this.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
 import io
 import json
@@ -263,7 +258,8 @@ def _field(s: str, i: int, raw: bool) -> tuple[list[list[Any]], int]:
         elif depth == 0 and (c == ":" or c == "!" and s[i + 1 : i + 2] != "="):
             break
         i += 1
-    expr, parts = s[start:i], []
+    expr = s[start:i]
+    parts: list[list[Any]] = []
     stripped = expr.rstrip()
     debug = stripped.endswith("=") and stripped[-2:-1] not in ("=", "!", "<", ">")
     conversion = ""
@@ -277,7 +273,8 @@ def _field(s: str, i: int, raw: bool) -> tuple[list[list[Any]], int]:
         expr = stripped[:-1]
         conversion = conversion or ("" if spec is not None else "r")
     tokens = [t.kind + t.text for _, toks in statements("(" + expr + "\n)") for t in toks]
-    parts.append(["x", tokens, conversion, _merge(spec) if spec is not None else None])
+    field: list[Any] = ["x", tokens, conversion, _merge(spec) if spec is not None else None]
+    parts.append(field)
     return parts, i + 1
 
 
@@ -398,33 +395,29 @@ def _unwrap(toks: list[Tok]) -> list[Tok]:
         toks = [t for i, t in enumerate(toks) if i not in (removable.open, removable.close)]
 
 
+_EDGE = Tok("", "")  # the start or end of a statement
+
+
 def _removable(toks: list[Tok], pair: _Pair) -> bool:
-    if pair.kind == "import":
-        return True
+    """Return whether the parentheses of ``pair`` only wrap a whole slot of the statement."""
     if pair.kind != "group":
-        return False
-    left = toks[pair.open - 1] if pair.open else None
-    right = toks[pair.close + 1] if pair.close + 1 < len(toks) else None
-    first = toks[0] if toks else None
-    header_colon = right is not None and right.op(":") and pair.close + 2 == len(toks)
-    for_in = first is not None and first.name("for", "async") and right is not None
-    for_in = for_in and right.name("in") and _first_in(toks) == pair.close + 1
-    left_in = left is not None and left.name("in") and _first_in(toks) == pair.open - 1
-    keyword = left is not None and left.name(*_SLOT_KEYWORDS) and pair.open == 1
-    left_ok = left is None or left.op(",", *_ASSIGN) or keyword or left_in
-    right_ok = right is None or right.op(",", *_ASSIGN) or header_colon or for_in
-    if not (left_ok and right_ok):
-        return False
-    inner = toks[pair.open + 1] if pair.open + 1 < pair.close else None
-    if inner is not None and inner.name("yield") and right is not None:
-        return False
-    if pair.commas == 0:
-        return True
+        return pair.kind == "import"
+    left = toks[pair.open - 1] if pair.open else _EDGE
+    right = toks[pair.close + 1] if pair.close + 1 < len(toks) else _EDGE
+    in_at = _first_in(toks)
+    header_colon = right.op(":") and pair.close + 2 == len(toks)
+    for_target = right.name("in") and in_at == pair.close + 1
+    after_in = left.name("in") and in_at == pair.open - 1
+    keyword = left.name(*_SLOT_KEYWORDS) and pair.open == 1
     whole_left = (
-        left is None or left.op(*_ASSIGN) or left_in or (keyword and left.name("return", "for"))
+        left is _EDGE or left.op(*_ASSIGN) or after_in or keyword and left.name("return", "for")
     )
-    whole_right = right is None or right.op(*_ASSIGN) or header_colon or for_in
-    return whole_left and whole_right
+    whole_right = right is _EDGE or right.op(*_ASSIGN) or header_colon or for_target
+    if not (whole_left or left.op(",") or keyword) or not (whole_right or right.op(",")):
+        return False
+    if toks[pair.open + 1].name("yield") and right is not _EDGE:
+        return False  # `x = (yield a), b` is not `x = yield a, b`
+    return pair.commas == 0 or whole_left and whole_right
 
 
 def _first_in(toks: list[Tok]) -> int:
@@ -452,77 +445,3 @@ def _drop_final_comma(toks: list[Tok]) -> list[Tok]:
         elif level == 0 and tok.op(","):
             commas += 1
     return toks[: end - 1] + toks[end:] if commas else toks
-
-
-# -- the old scheme --------------------------------------------------------------------------------
-# Fields that Python releases added to existing nodes (appended to ``_fields``), with the value a
-# tree parsed by an older Python stands for.
-_ADDED: dict[str, tuple[tuple[int, int], frozenset[str], Any]] = {
-    "type_params": ((3, 12), frozenset({"FunctionDef", "AsyncFunctionDef", "ClassDef"}), []),
-    "default_value": ((3, 13), frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"}), None),
-}
-# (version, the 3.12.0-3.12.x parser's extra ``Constant('')`` after a format spec's last field)
-_LEGACY = (((3, 10), False), ((3, 12), True), ((3, 12), False), ((3, 13), False))
-_MISSING = object()
-
-
-@functools.lru_cache(maxsize=256)
-def legacy_checksums(source: str) -> frozenset[str]:
-    """Return the old-scheme checksums of ``source`` as Python 3.10 to 3.13 computed them."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return frozenset()
-    dumps = {legacy_dump(tree, version, quirk) for version, quirk in _LEGACY}
-    dumps.add(ast.dump(tree, include_attributes=False))
-    return frozenset(hashlib.sha256(d.encode("utf-8")).hexdigest() for d in dumps)
-
-
-def legacy_dump(node: Any, version: tuple[int, int], spec_quirk: bool = False) -> str:
-    """Return ``ast.dump(node)`` as Python ``version`` prints it (single line, no attributes);
-    ``spec_quirk`` adds the empty constant 3.12's parser puts after a format spec's last field."""
-    if isinstance(node, list):
-        return "[" + ", ".join(legacy_dump(x, version, spec_quirk) for x in node) + "]"
-    if not isinstance(node, ast.AST):
-        return repr(node)
-    cls = type(node)
-    args = []
-    for name in _fields(cls, version):
-        default = _ADDED[name][2] if name in _ADDED else _MISSING
-        value = getattr(node, name, default)
-        if value is _MISSING or value is None and getattr(cls, name, ...) is None:
-            continue
-        if name == "format_spec" and isinstance(value, ast.JoinedStr):
-            value = _spec(value, spec_quirk)
-        empty = value is None or isinstance(value, list) and not value
-        if (
-            version >= (3, 13)
-            and empty
-            and not isinstance(node, (ast.Constant, ast.MatchSingleton))
-        ):
-            continue
-        args.append(f"{name}={legacy_dump(value, version, spec_quirk)}")
-    return f"{cls.__name__}({', '.join(args)})"
-
-
-def _spec(spec: ast.JoinedStr, quirk: bool) -> ast.JoinedStr:
-    values = list(spec.values)
-    last = values[-1] if values else None
-    if isinstance(last, ast.Constant) and last.value == "" and len(values) > 1:
-        values.pop()
-    if quirk and values and isinstance(values[-1], ast.FormattedValue):
-        values.append(ast.Constant(value=""))
-    return ast.JoinedStr(values=values)
-
-
-def _fields(cls: type, version: tuple[int, int]) -> list[str]:
-    name = cls.__name__
-    fields = [
-        f
-        for f in cls._fields  # type: ignore[attr-defined]
-        if not (f in _ADDED and name in _ADDED[f][1] and version < _ADDED[f][0])
-    ]
-    for field, (since, owners, _) in _ADDED.items():
-        if name in owners and version >= since and field not in fields:
-            fields.append(field)
-    return fields
