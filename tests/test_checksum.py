@@ -26,7 +26,7 @@ import tortoise_march_ext as march
 from tests.harness import Backend, Project
 from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands
-from tortoise_march_ext.exceptions import HistoryError
+from tortoise_march_ext.exceptions import HistoryError, PendingMigrations
 from tortoise_march_ext.files import checksum as checksum_module
 from tortoise_march_ext.files.checksum import checksum
 from tortoise_march_ext.files.legacy_checksum import legacy_checksums
@@ -336,3 +336,16 @@ def test_changed_code_is_still_rejected(
     assert _rows(proj) == before
     notes = [e.note for e in asyncio.run(commands.showmigrations(proj.config))]
     assert notes == ["changed since applied", ""]
+
+
+def test_dry_runs_accept_old_rows_and_leave_them(backend: Backend, tmp_path: Path) -> None:
+    """``migrate --plan/--sql/--check`` and ``ensure_migrated(check_only=True)`` write nothing."""
+    proj, files = _legacy_project(tmp_path, backend)
+    before = _rows(proj)
+    for dry in ({"plan": True}, {"sql": True}):
+        result = proj.migrate(**dry)
+        assert [str(s.migration) for s in result.steps] == [f"app.{files[4].stem}"]
+        assert not result.applied
+    with pytest.raises(PendingMigrations):
+        asyncio.run(_ensure(proj, check_only=True))
+    assert _rows(proj) == before

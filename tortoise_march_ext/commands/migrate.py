@@ -92,13 +92,14 @@ async def migrate(
     """Apply or unapply migrations so each app stands at its target (default: latest)."""
     async with open_project(config) as project:
         applied_rows = await project.applied()
-        await rewrite_legacy(project.recorder, check_history(project, applied_rows))
+        legacy = check_history(project, applied_rows)
         applied = project.use_applied(applied_rows)
         keys, backwards = plan_keys(project, app, target, applied)
         executor = project.executor()
         steps = executor.build_steps(keys, applied, backwards=backwards)
         if sql or plan:
             return MigrateResult(steps, applied=False)
+        await rewrite_legacy(project.recorder, legacy)
         await executor.run(steps, fake=fake)
         return MigrateResult(steps, applied=True)
 

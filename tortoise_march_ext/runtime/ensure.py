@@ -141,7 +141,9 @@ async def ensure_migrated(
         selected = sorted(apps or {k[0] for k in history.nodes})
         applied = await project.applied(selected)
         location = config.migrations_dir
-        await rewrite_legacy(project.recorder, _check_history(history, applied, location))
+        legacy = _check_history(history, applied, location)
+        if not check_only:
+            await rewrite_legacy(project.recorder, legacy)
         pending = _pending(selected, history, applied, target)
         if not pending:
             return MigrationReport()
