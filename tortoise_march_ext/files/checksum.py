@@ -11,11 +11,12 @@ trailing commas that do not make a tuple, parentheses around an import list and 
 statement slot (the value after ``=``/``return``, an ``if``/``while`` condition, a ``for`` target
 or iterable, an element between top-level commas), string quote style, prefix case, escapes and
 implicit concatenation (each literal is evaluated and re-rendered), the spelling of numbers, and
-the indentation and trailing blanks of docstrings (they are code: their words count). Everything
-else stays, so any other edit changes the checksum; that includes parentheses anywhere else
-(around ``with`` items, ``del (a, b)``, operands), which ruff format seldom touches and which can
-change what the code means. f-strings are read from their source text
-by one scanner, so 3.12's FSTRING_* tokens and older Pythons' single STRING token agree.
+the indentation and trailing blanks of docstrings, as ruff format rewrites them (of every string
+statement; docstrings are code, so their words count). Everything else stays, so any other edit
+changes the checksum; that includes parentheses anywhere else (around ``with`` items, ``del (a,
+b)``, operands), which ruff format seldom touches and which can change what the code means.
+f-strings are read from their source text by one scanner, so 3.12's FSTRING_* tokens and older
+Pythons' single STRING token agree.
 """
 
 from __future__ import annotations
