@@ -368,6 +368,15 @@ class SchemaEditor:
             f"WHERE {self.quote('app')} = {a} AND {self.quote('name')} = {n}"
         )
 
+    def recorder_rewrite_checksum(self) -> str:
+        """Return the parametrised UPDATE of one row's checksum (new, app, name, old)."""
+        new, a, n, old = self.placeholders(4)
+        return (
+            f"UPDATE {self.quote(RECORDER_TABLE)} SET {self.quote('checksum')} = {new} "
+            f"WHERE {self.quote('app')} = {a} AND {self.quote('name')} = {n} "
+            f"AND {self.quote('checksum')} = {old}"
+        )
+
     def recorder_select(self) -> str:
         """Return the SELECT of every recorder row."""
         cols = self.columns(("app", "name", "checksum", "applied_at"))

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..config import MarchConfig
 from ..engine.executor import Step, backwards_plan, forwards_plan
-from ..engine.replacements import check_applied, replaced_by
+from ..engine.legacy import rewrite_legacy
+from ..engine.replacements import Legacy, check_applied, recorded_matches, replaced_by
 from ..exceptions import GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
@@ -34,17 +35,20 @@ class ShowEntry:
 
 
 # -- migrate -------------------------------------------------------------------------------------
-def check_history(project: Project, applied: dict[Key, Any]) -> None:
-    """Raise HistoryError for an applied migration whose file is missing or changed."""
+def check_history(project: Project, applied: dict[Key, Any]) -> Legacy:
+    """Raise HistoryError for an applied migration whose file is missing or changed; return
+    the rows recorded with the old checksum scheme (to rewrite)."""
     checksums = {key: node.checksum for key, node in project.loaded.items()}
     folder = project.config.migrations_dir
 
     def where(key: Key) -> str:
         return f" ({folder / key[0] / (key[1] + '.py')})"
 
-    check_applied(
-        {key: row.checksum for key, row in applied.items()}, checksums, project.replaces, where
-    )
+    def source(key: Key) -> str | None:
+        return project.loaded[key].source if key in project.loaded else None
+
+    recorded = {key: row.checksum for key, row in applied.items()}
+    return check_applied(recorded, checksums, project.replaces, where, source)
 
 
 def plan_keys(
@@ -88,13 +92,14 @@ async def migrate(
     """Apply or unapply migrations so each app stands at its target (default: latest)."""
     async with open_project(config) as project:
         applied_rows = await project.applied()
-        check_history(project, applied_rows)
+        legacy = check_history(project, applied_rows)
         applied = project.use_applied(applied_rows)
         keys, backwards = plan_keys(project, app, target, applied)
         executor = project.executor()
         steps = executor.build_steps(keys, applied, backwards=backwards)
         if sql or plan:
             return MigrateResult(steps, applied=False)
+        await rewrite_legacy(project.recorder, legacy)
         await executor.run(steps, fake=fake)
         return MigrateResult(steps, applied=True)
 
@@ -114,7 +119,8 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
                 continue
             row = applied.get(key)
             node = project.loaded[key]
-            note = "changed since applied" if row and row.checksum != node.checksum else ""
+            same = row is None or recorded_matches(row.checksum, node.checksum, node.source)
+            note = "" if same else "changed since applied"
             if node.replaces:
                 note = f"replaces {len(node.replaces)} migration(s)"
             entries.append(ShowEntry(key[0], key[1], key in done, note))

@@ -66,6 +66,20 @@ class Recorder:
         """Delete the row of an unapplied migration through ``conn``."""
         await conn.execute_query(self.editor.recorder_delete(), [key[0], key[1]])
 
+    async def rewrite_checksums(self, rows: dict[Key, tuple[str, str]]) -> int:
+        """Replace each row's checksum ``old`` by ``new`` (``{key: (old, new)}``) where it still
+        reads ``old``; return how many rows changed."""
+        changed = 0
+        for (app, name), (old, new) in sorted(rows.items()):
+            try:
+                count, _ = await self.client.execute_query(
+                    self.editor.recorder_rewrite_checksum(), [new, app, name, old]
+                )
+            except Exception as exc:
+                raise unreachable(self.label, exc) from exc
+            changed += int(count or 0)
+        return changed
+
 
 def unreachable(label: str, exc: BaseException) -> DatabaseError:
     """Return the error for a database that cannot be used."""

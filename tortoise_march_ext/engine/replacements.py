@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..exceptions import HistoryError
+from ..files.checksum import checksum
+from ..files.legacy_checksum import legacy_checksums
 from .graph import MigrationGraph
 
 Key = tuple[str, str]
@@ -79,19 +81,27 @@ def _names(keys: Sequence[Key]) -> str:
     return ", ".join(name for _, name in keys)
 
 
+Legacy = dict[Key, tuple[str, str]]
+"""Recorder rows written with the old checksum scheme: ``{key: (recorded, current)}``."""
+
+
 def check_applied(
     applied: Mapping[Key, str],
     checksums: Mapping[Key, str],
     replaces: Mapping[Key, Sequence[Key]],
     where: Callable[[Key], str] = lambda key: "",
-) -> None:
-    """Raise HistoryError for an applied migration whose file is missing or changed.
+    source: Callable[[Key], str | None] = lambda key: None,
+) -> Legacy:
+    """Raise HistoryError for an applied migration whose file is missing or changed; return
+    the rows recorded with the old checksum scheme whose file is unchanged.
 
     ``applied`` maps recorded migrations to their recorded checksums, ``checksums`` the files to
-    theirs; ``where(key)`` says where a file is (or was expected). A replaced migration may be
-    missing once its squash exists, and carries the squash's checksum when the squash applied it.
+    theirs; ``where(key)`` says where a file is (or was expected), ``source(key)`` reads it (for
+    rows of the old scheme). A replaced migration may be missing once its squash exists, and
+    carries the squash's checksum when the squash applied it.
     """
     squash_of = replaced_by(replaces)
+    legacy: Legacy = {}
     for key in sorted(applied):
         squash = squash_of.get(key)
         if key not in checksums:
@@ -101,8 +111,31 @@ def check_applied(
                 f"migration {_label(key)} is applied in the database but its file{where(key)} is "
                 "missing; restore it from version control"
             )
-        if applied[key] not in (checksums[key], checksums.get(squash or key)):
+        candidates = [k for k in (key, squash) if k is not None and k in checksums]
+        if any(applied[key] == checksums[k] for k in candidates):
+            continue
+        current = next(filter(None, (_current(applied[key], k, source) for k in candidates)), None)
+        if current is None:
             raise HistoryError(
                 f"migration {_label(key)}{where(key)} changed since it was applied; revert the "
                 "change and put new changes in a new migration"
             )
+        if current != applied[key]:
+            legacy[key] = (applied[key], current)
+    return legacy
+
+
+def recorded_matches(recorded: str, current: str, source: str) -> bool:
+    """Return whether the ``recorded`` checksum is the one of ``source`` (whose checksum is
+    ``current``), in the current scheme or the old one."""
+    return recorded == current or recorded in legacy_checksums(source)
+
+
+def _current(recorded: str, key: Key, source: Callable[[Key], str | None]) -> str | None:
+    """Return the current checksum of the file of ``key`` when ``recorded`` is one of its
+    checksums, in either scheme (None otherwise or when the file cannot be read)."""
+    text = source(key)
+    if text is None:
+        return None
+    current = checksum(text)
+    return current if recorded_matches(recorded, current, text) else None

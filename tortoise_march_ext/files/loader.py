@@ -1,16 +1,15 @@
 """Load migration modules from ``<location>/<app>/*.py``: import, validate, checksum.
 
-Every problem names the file and says how to fix it. The checksum is the SHA-256 of the module's
-syntax tree, so comments and formatting do not change it but code does.
+Every problem names the file and says how to fix it. The checksum (``files/checksum.py``) is the
+SHA-256 of the module's canonical token stream, so comments and formatting do not change it but
+code does, and no Python release changes it.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import re
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ..config import duration
 from ..exceptions import ConfigError, MigrationFileError
 from ..migrations import Migration
 from ..operations import Operation
+from .checksum import checksum
 
 Key = tuple[str, str]
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -75,10 +75,17 @@ class LoadedMigration:
         return f"{self.app}.{self.name}"
 
 
-def checksum(source: str) -> str:
-    """Return the SHA-256 of the code of ``source``, blind to comments and formatting."""
-    tree = ast.parse(source)
-    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode("utf-8")).hexdigest()
+def source_reader(location: Path) -> Callable[[Key], str | None]:
+    """Return a function that reads the source of migration ``(app, name)`` under ``location``
+    (None when the file is missing or unreadable)."""
+
+    def read(key: Key) -> str | None:
+        try:
+            return (location / key[0] / f"{key[1]}.py").read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            return None
+
+    return read
 
 
 def migration_files(folder: Path) -> list[Path]:

@@ -8,14 +8,17 @@ connection, re-read the recorder, apply, release in ``finally``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..backends.locks import MigrationLock, lock_for
 from ..config import MarchConfig, load_config
 from ..engine.executor import Step, forwards_plan
 from ..engine.graph import MigrationGraph
-from ..engine.replacements import apply_replacements, check_applied
+from ..engine.legacy import rewrite_legacy
+from ..engine.replacements import Legacy, apply_replacements, check_applied
 from ..exceptions import ConfigError, PendingMigrations
+from ..files.loader import source_reader
 from ..project import Project, open_project
 from . import signals
 from .cache import History, load_history
@@ -50,9 +53,12 @@ def _targets(graph: MigrationGraph, apps: list[str], target: str | None) -> list
     return [] if key is None else [key]
 
 
-def _check_history(history: History, applied: dict[Key, Any]) -> None:
+def _check_history(
+    history: History, applied: dict[Key, Any], location: Path | None = None
+) -> Legacy:
     recorded = {key: row.checksum for key, row in applied.items()}
-    check_applied(recorded, history.checksums, history.replaces)
+    source = source_reader(location) if location is not None else lambda key: None
+    return check_applied(recorded, history.checksums, history.replaces, source=source)
 
 
 def _pending(
@@ -134,7 +140,10 @@ async def ensure_migrated(
             project.check_app(app)
         selected = sorted(apps or {k[0] for k in history.nodes})
         applied = await project.applied(selected)
-        _check_history(history, applied)
+        location = config.migrations_dir
+        legacy = _check_history(history, applied, location)
+        if not check_only:
+            await rewrite_legacy(project.recorder, legacy)
         pending = _pending(selected, history, applied, target)
         if not pending:
             return MigrationReport()
@@ -151,7 +160,8 @@ async def ensure_migrated(
         try:
             project.load_files()
             applied = await project.applied(selected)
-            _check_history(load_history(config.migrations_dir), applied)
+            fresh = load_history(config.migrations_dir)
+            await rewrite_legacy(project.recorder, _check_history(fresh, applied, location))
             done = project.use_applied(applied)
             keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
             steps = await _apply(project, keys, done)
