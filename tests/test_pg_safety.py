@@ -353,6 +353,18 @@ def test_bad_timeout_in_a_migration_file_is_one_clear_error(project: Project) ->
         project.migrate()
 
 
+@pytest.mark.parametrize("retries", [-1, True, 1.5])
+def test_bad_lock_retries_in_a_migration_file_is_one_clear_error(
+    project: Project, retries: object
+) -> None:
+    write(project, "0002_neg", migrations.RunSQL("SELECT 1", "SELECT 1"), lock_retries=retries)
+    with pytest.raises(
+        MigrationFileError, match="0002_neg.py: lock_retries must be a whole number, 0 or more"
+    ):
+        project.migrate()
+    assert recorded(project) == ["0001_initial"]
+
+
 def test_safe_defaults_write_the_safe_forms(project: Project) -> None:
     pet = model("Pet", f"{ID}")
     project.write_models({"app": models(PERSON, pet)})

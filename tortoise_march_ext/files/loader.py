@@ -156,9 +156,12 @@ def _check_settings(path: Path, migration: type[Migration]) -> None:
     except ConfigError as exc:
         raise MigrationFileError(str(exc), path=str(path)) from exc
     retries = migration.lock_retries
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)):
+    if retries is not None and (
+        isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
+    ):
         raise MigrationFileError(
-            f"{path}: lock_retries must be a whole number (or left out)", path=str(path)
+            f"{path}: lock_retries must be a whole number, 0 or more (or left out)",
+            path=str(path),
         )
 
 
