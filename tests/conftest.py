@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 PG_HOST = os.environ.get("MARCH_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_UNREACHABLE = "PostgreSQL at"
 _pg_state: dict[str, object] = {}
 
 
@@ -45,7 +46,7 @@ def require_postgres() -> None:
     reason = _pg_available()
     if reason is None:
         return
-    message = f"PostgreSQL at {PG_HOST} is unreachable ({reason})"
+    message = f"{PG_UNREACHABLE} {PG_HOST} is unreachable ({reason})"
     if IN_CI:
         pytest.fail(message + "; CI=true requires it", pytrace=False)
     pytest.skip(message + "; start it or set MARCH_TEST_PG=postgres://user@host:port")
@@ -88,11 +89,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say in one line when the PostgreSQL tests were skipped and how to enable them."""
-    reason = _pg_state.get("reason")
-    if reason and not IN_CI:
-        terminalreporter.write_line(
-            f"PostgreSQL tests were skipped: {reason}. Start PostgreSQL on 127.0.0.1:5432 "
-            "(user postgres, trust auth) or set MARCH_TEST_PG=postgres://user@host:port "
-            "to run them."
-        )
+    """Say in one line when the PostgreSQL tests were skipped and how to enable them.
+
+    Under pytest-xdist the skips happen in the workers, so the reports are what tells.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if IN_CI or not any(PG_UNREACHABLE in str(getattr(r, "longrepr", "")) for r in skipped):
+        return
+    terminalreporter.write_line(
+        f"PostgreSQL tests were skipped: {PG_HOST} is unreachable. Start PostgreSQL on "
+        "127.0.0.1:5432 (user postgres, trust auth) or set "
+        "MARCH_TEST_PG=postgres://user@host:port to run them."
+    )
