@@ -378,3 +378,55 @@ def test_remove_index_already_gone_goes_on(project: CliProject) -> None:
     project.ok("migrate")
     assert project.recorded() == ["0001_initial", "0002_email_index", "0003_drop_email_index"]
     assert index_row(project.database_url, INDEX) is None
+
+
+def test_index_on_another_table_of_that_name_is_refused(project: CliProject) -> None:
+    project.write_migration(
+        "0002_email_index", migration_source(INITIAL, ADD_INDEX, imports=IMPORTS)
+    )
+    fetch(project.database_url, f'CREATE INDEX "{INDEX}" ON "tag" ("label")')
+    result = project.run("migrate")
+    assert_error(result, FAILED, INDEX, "another table", "tag")
+    assert project.recorded() == ["0001_initial"]
+
+
+def waiting_drop(url: str) -> int | None:
+    """Return the pid of a DROP INDEX CONCURRENTLY that waits for a lock."""
+    rows = fetch(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'DROP INDEX CONCURRENTLY%' "
+        "AND wait_event_type = 'Lock'",
+    )
+    return rows[0]["pid"] if rows else None
+
+
+@pytest.mark.parametrize("outcome", ["finished", "cancelled"])
+def test_killed_concurrent_drop_goes_on(project: CliProject, outcome: str) -> None:
+    project.write_migration(
+        "0002_email_index", migration_source(INITIAL, ADD_INDEX, imports=IMPORTS)
+    )
+    project.ok("migrate")
+    remove = f'migrations.RemoveIndex("Contact", "{INDEX}", concurrently=True)'
+    project.write_migration(
+        "0003_drop_email_index", migration_source('("contacts", "0002_email_index")', remove)
+    )
+    url = project.database_url
+    with Writer(url):
+        process = start_migrate(project)
+        try:
+            pid = wait_until("the concurrent drop to wait", lambda: waiting_drop(url))
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            process.communicate(timeout=SAFETY)
+        assert waiting_drop(url) == pid
+        if outcome == "cancelled":
+            fetch(url, "SELECT pg_cancel_backend($1)", pid)
+    wait_until("the orphaned drop to end", lambda: backend_gone(url, pid))
+    left = index_row(url, INDEX)
+    if outcome == "finished":
+        assert left is None
+    else:  # DROP INDEX CONCURRENTLY marks the index INVALID before it waits
+        assert left is not None and not left["indisvalid"]
+    project.ok("migrate")
+    assert project.recorded() == ["0001_initial", "0002_email_index", "0003_drop_email_index"]
+    assert index_row(url, INDEX) is None

@@ -213,20 +213,23 @@ class ConcurrentIndex:
         )
 
     def _conflict(self, found: Existing) -> str:
-        ours = " ".join(self.sql.split()).removesuffix(";")
-        fix = (
-            f"drop it (DROP INDEX CONCURRENTLY {self.editor.quote(self.name)};) or give the "
-            "migration's index another name, then run migrate again"
-        )
+        name = self.editor.quote(self.name)
+        fix = "give the migration's index another name, then run migrate again"
         if not found.is_index:
             return (
-                f"a relation called {self.editor.quote(self.name)} that is not an index already "
-                f"exists, so {self.label} cannot be built: rename that relation or give the "
-                "migration's index another name, then run migrate again"
+                f"a relation called {name} that is not an index already exists, so "
+                f"{self.label} cannot be built: rename that relation or {fix}"
             )
+        if not found.same_table:
+            return (
+                f"an index called {name} already exists on another table ({found.definition}), "
+                f"so {self.label} cannot be built: rename that index or {fix}"
+            )
+        ours = " ".join(self.sql.split()).removesuffix(";")
         return (
             f"{self.label} already exists with a different definition ({found.definition}) "
-            f"than this migration builds ({ours}): {fix}"
+            f"than this migration builds ({ours}): drop it (DROP INDEX CONCURRENTLY {name};) "
+            f"or {fix}"
         )
 
 
