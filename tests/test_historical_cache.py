@@ -99,3 +99,55 @@ def test_no_historical_statements_are_left_in_the_cache(project: Project) -> Non
     project.migrate()
     leftovers = [key for key in EXECUTOR_CACHE if type(key[2]) is not str]
     assert leftovers == []
+
+
+RELATED = models(
+    model("Person", f"{ID}\n{NAME}"),
+    model(
+        "Pet",
+        f'{ID}\n{NAME}\nowner = fields.ForeignKeyField("app.Person", related_name="pets")',
+    ),
+    model(
+        "Club",
+        f'{ID}\n{NAME}\nmembers = fields.ManyToManyField("app.Person", related_name="clubs")',
+    ),
+)
+
+RELATED_MIGRATION = '''"""Query across relations of historical models."""
+
+from tortoise_march_ext import migrations
+
+
+async def forwards(apps):
+    person = apps.get_model("app.Person")
+    pet = apps.get_model("app.Pet")
+    club = apps.get_model("app.Club")
+    ann = await person.create(name="ann")
+    await pet.create(name="rex", owner=ann)
+    chess = await club.create(name="chess")
+    await chess.members.add(ann)
+    assert [p.name for p in await pet.filter(owner__name="ann")] == ["rex"]
+    rex = await pet.get(name="rex").select_related("owner")
+    assert rex.owner.name == "ann"
+    [found] = await club.filter(members__name="ann").prefetch_related("members")
+    assert [m.name for m in found.members] == ["ann"]
+
+
+class Migration(migrations.Migration):
+    dependencies = (("app", "0001_initial"),)
+
+    operations = (migrations.RunPython(forwards),)
+'''
+
+
+def test_historical_models_join_across_relations(backend: Backend, tmp_path: Path) -> None:
+    EXECUTOR_CACHE.clear()
+    project = Project(tmp_path, backend)
+    project.write_models({"app": RELATED})
+    project.makemigrations()
+    project.migrate()
+    path = project.migrations / "app" / "0002_relations.py"
+    path.write_text(RELATED_MIGRATION, encoding="utf-8")
+    project.migrate()
+    assert project.backend.execute(project.url, "SELECT name FROM pet") == [("rex",)]
+    EXECUTOR_CACHE.clear()
