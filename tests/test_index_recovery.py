@@ -430,3 +430,36 @@ def test_killed_concurrent_drop_goes_on(project: CliProject, outcome: str) -> No
     project.ok("migrate")
     assert project.recorded() == ["0001_initial", "0002_email_index", "0003_drop_email_index"]
     assert index_row(url, INDEX) is None
+
+
+COVERING = (
+    'migrations.AddIndex("Contact", fields.Index(fields=("email",), include=("name",), '
+    f'condition="email <> \'\'", name="{INDEX}"), concurrently=True)'
+)
+
+
+@pytest.mark.parametrize(
+    ("existing", "kept"),
+    [
+        pytest.param('("email") INCLUDE ("name") WHERE email <> \'\'', True, id="same"),
+        pytest.param('("email") INCLUDE ("name") WHERE email <> \'x\'', False, id="predicate"),
+        pytest.param("(\"email\") WHERE email <> ''", False, id="include"),
+        pytest.param("USING hash (\"email\") WHERE email <> ''", False, id="method"),
+    ],
+)
+def test_existing_valid_index_is_compared_in_full(
+    project: CliProject, existing: str, kept: bool
+) -> None:
+    # What the server leaves when it finishes the build of a killed run, made directly.
+    project.write_migration("0002_covering", migration_source(INITIAL, COVERING, imports=IMPORTS))
+    fetch(project.database_url, f'CREATE INDEX "{INDEX}" ON "contact" {existing}')
+    before = index_row(project.database_url, INDEX)
+    assert before is not None
+    result = project.run("migrate")
+    if kept:
+        assert result.returncode == 0 and "kept" in result.stderr, show(result)
+        assert project.recorded() == ["0001_initial", "0002_covering"]
+    else:
+        assert_error(result, FAILED, INDEX, "different definition")
+        assert project.recorded() == ["0001_initial"]
+    assert index_row(project.database_url, INDEX) == before
