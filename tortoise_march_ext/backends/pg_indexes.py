@@ -108,9 +108,9 @@ class ConcurrentIndex:
 
     sql: str
     name: str
-    table: str = ""
-    index: TableIndex | None = None
-    editor: Any = field(default=None, repr=False, compare=False)
+    table: str
+    index: TableIndex
+    editor: Any = field(repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.sql
@@ -195,7 +195,6 @@ class ConcurrentIndex:
     async def _same(self, conn: Any, found: Existing) -> bool:
         """Return whether the existing index is the one this step builds: build that one on an
         empty temporary copy of the table and compare the two in the catalog."""
-        assert self.index is not None
         probe = self.editor.quote(PROBE_TABLE)
         async with conn._in_transaction() as tx:
             await tx.execute_script(
@@ -241,7 +240,7 @@ class AttachUnique:
     sql: str
     table: str
     name: str
-    editor: Any = field(default=None, repr=False, compare=False)
+    editor: Any = field(repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.sql
