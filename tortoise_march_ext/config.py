@@ -6,6 +6,7 @@ Precedence: CLI flags > environment > pyproject.toml > defaults.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 import sys
@@ -44,13 +45,23 @@ def duration(value: Any, where: str) -> str | None:
     """Return a PostgreSQL duration (``"2s"``, ``"500ms"``) from seconds or such a string."""
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+    if _is_seconds(value):
         return f"{round(value * 1000)}ms"
     if isinstance(value, str) and DURATION_RE.match(value.strip()):
         return value.strip()
     raise ConfigError(
-        f"{where}: {value!r} is not a duration; use seconds (2.5) or a string such as "
-        '"500ms", "2s" or "1min"'
+        f"{where}: {value!r} is not a duration; use seconds, a finite number 0 or more (2.5), "
+        'or a string such as "500ms", "2s" or "1min"'
+    )
+
+
+def _is_seconds(value: Any) -> bool:
+    """Return whether ``value`` is a number of seconds: finite, 0 or more, not a bool."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
     )
 
 
@@ -120,20 +131,42 @@ def import_dotted(path: str, root: Path) -> Any:
         ) from None
 
 
+# Our section's name as it appears in a file that is ASCII-compatible, or UTF-16 either way.
+SECTION_BYTES = tuple(SECTION.encode(encoding) for encoding in ("ascii", "utf-16-le", "utf-16-be"))
+
+
 def find_pyproject(start: Path) -> Path | None:
-    """Return the nearest pyproject.toml at or above ``start`` that has our section."""
+    """Return the nearest pyproject.toml at or above ``start`` that has our section.
+
+    A file that names the section but is not UTF-8 (which TOML requires) is an error; one
+    that does not name it is not ours and is passed over, whatever its encoding.
+    """
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and re.search(
-            r"^\s*\[\s*tool\.tortoise_march_ext\b", candidate.read_text(encoding="utf-8"), re.M
-        ):
+        if not candidate.is_file():
+            continue
+        data = candidate.read_bytes()
+        if not any(marker in data for marker in SECTION_BYTES):
+            continue
+        if re.search(r"^\s*\[\s*tool\.tortoise_march_ext\b", _decode(candidate, data), re.M):
             return candidate
     return None
 
 
+def _decode(path: Path, data: bytes) -> str:
+    """Return ``data`` read from ``path`` as UTF-8 text; ConfigError when it is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files must be UTF-8: save it in that encoding"
+        ) from None
+
+
 def _read_section(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_decode(path, path.read_bytes()))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc}); fix the file") from exc
     section = data.get("tool", {}).get("tortoise_march_ext", {})
@@ -153,12 +186,13 @@ def _validated(config: MarchConfig, where: str) -> MarchConfig:
         raise ConfigError(f"{where}: track = {config.track!r}; use one of {TRACK_CHOICES}")
     if config.on_drift not in ON_DRIFT_CHOICES:
         raise ConfigError(f"{where}: on_drift = {config.on_drift!r}; use one of {ON_DRIFT_CHOICES}")
-    if isinstance(config.lock_timeout, bool) or not isinstance(config.lock_timeout, (int, float)):
-        raise ConfigError(f"{where}: lock_timeout must be a number of seconds")
+    if not _is_seconds(config.lock_timeout):
+        raise ConfigError(
+            f"{where}: lock_timeout = {config.lock_timeout!r}; use a number of seconds, "
+            "finite and 0 or more (lock_timeout = 60)"
+        )
     if not isinstance(config.drift_check_database, bool):
         raise ConfigError(f"{where}: drift_check_database must be true or false")
-    if config.lock_timeout < 0:
-        raise ConfigError(f"{where}: lock_timeout must not be negative")
     retries = config.db_lock_retries
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"{where}: db_lock_retries must be a whole number, 0 or more")

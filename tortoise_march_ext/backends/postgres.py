@@ -9,50 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, ClassVar
-
-import anyio
 
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
+from .pg_indexes import AttachUnique, ConcurrentIndex
 
 NAME_MAX = 63
-
-
-INVALID_INDEX = (
-    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-    "WHERE c.relname = $1 AND NOT i.indisvalid AND pg_table_is_visible(c.oid)"
-)
-
-
-@dataclass
-class ConcurrentIndex:
-    """CREATE INDEX CONCURRENTLY, run outside a transaction. A build that fails leaves an
-    INVALID index behind in PostgreSQL; this drops it (and any left by an earlier attempt)."""
-
-    sql: str
-    name: str
-
-    def __str__(self) -> str:
-        return self.sql
-
-    async def _drop_invalid(self, conn: Any) -> None:
-        _, rows = await conn.execute_query(INVALID_INDEX, [self.name])
-        if rows:
-            quoted = PostgresEditor().quote(self.name)
-            await conn.execute_script(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted};")
-
-    async def run(self, conn: Any, connection_for: Any = None) -> None:
-        """Build the index; on failure drop what the failed build left and re-raise."""
-        await self._drop_invalid(conn)
-        try:
-            await conn.execute_script(self.sql)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._drop_invalid(conn)
-            raise
 
 
 class PinnedConnection:
@@ -69,6 +33,12 @@ class PinnedConnection:
         """Run one statement with parameters; return (row count, rows)."""
         rows = await self.raw.fetch(sql, *(values or []))
         return len(rows), rows
+
+    @asynccontextmanager
+    async def _in_transaction(self) -> AsyncIterator[PinnedConnection]:
+        """Run the body in one transaction on this connection, as Tortoise clients do."""
+        async with self.raw.transaction():
+            yield self
 
 
 def pg_name(table: str, column: str | None, label: str) -> str:
@@ -185,9 +155,10 @@ class PostgresEditor(SchemaEditor):
         return f"DROP INDEX {self.quote(index.name)};"
 
     def create_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
-        """Return CREATE INDEX CONCURRENTLY, which clears an INVALID leftover of an earlier
-        failed build first and drops its own INVALID index when it fails."""
-        return [ConcurrentIndex(self.create_index(table, index, concurrently=True), index.name)]
+        """Return CREATE INDEX CONCURRENTLY, which first gets past what an interrupted earlier
+        build left (see :mod:`.pg_indexes`) and drops its own INVALID index when it fails."""
+        sql = self.create_index(table, index, concurrently=True)
+        return [ConcurrentIndex(sql, index.name, table, index, self)]
 
     def add_unique_concurrently(self, table: Table, name: str) -> list[Any]:
         """Return CREATE UNIQUE INDEX CONCURRENTLY; a partial unique constraint is that index,
@@ -197,8 +168,13 @@ class PostgresEditor(SchemaEditor):
             return self.create_index_concurrently(table.name, partial)
         unique = next(u for u in table.uniques if u.name == name)
         index = TableIndex(name, unique.columns, unique=True)
-        attach = self._add_constraint(
-            table.name, f"CONSTRAINT {self.quote(name)} UNIQUE USING INDEX {self.quote(name)}"
+        attach = AttachUnique(
+            self._add_constraint(
+                table.name, f"CONSTRAINT {self.quote(name)} UNIQUE USING INDEX {self.quote(name)}"
+            ),
+            table.name,
+            name,
+            self,
         )
         return [*self.create_index_concurrently(table.name, index), attach]
 

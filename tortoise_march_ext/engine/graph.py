@@ -31,8 +31,15 @@ class MigrationGraph:
             children.sort()
 
     def validate(self) -> None:
-        """Raise GraphError for a missing dependency or a cycle."""
+        """Raise GraphError for a migration that depends on itself, a missing dependency or a
+        cycle."""
         for key in sorted(self.nodes):
+            declared = getattr(self.nodes[key], "dependencies", ())
+            if key in self.parents[key] or key in declared:
+                raise GraphError(
+                    f"migration {_label(key)} ({self._where(key)}) depends on itself: remove "
+                    f'("{key[0]}", "{key[1]}") from its dependencies'
+                )
             for parent in self.parents[key]:
                 if parent not in self.nodes:
                     raise GraphError(

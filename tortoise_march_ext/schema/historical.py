@@ -12,7 +12,7 @@ import itertools
 import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from tortoise import Tortoise, fields
 from tortoise.apps import Apps
@@ -50,48 +50,84 @@ def _options(state: FieldState) -> dict[str, Any]:
 
 def tortoise_field(model: ModelState, name: str, state: FieldState) -> fields.Field[Any]:
     """Return a Tortoise field instance equivalent to ``state``."""
+    # The factories are typed for literal calls in model classes; these are built from data.
+    factory: Any
     options = _options(state)
     if state.is_m2m:
-        return fields.ManyToManyField(
+        factory = fields.ManyToManyField
+        made = factory(
             state.to or "",
             through=state.through,
             forward_key=state.forward_key,
             backward_key=state.backward_key,
             related_name=f"_march_{model.name.lower()}_{name}",
-            on_delete=state.on_delete,  # type: ignore[arg-type]
+            on_delete=state.on_delete,
             db_constraint=state.db_constraint,
         )
-    if state.is_fk:
+    elif state.is_fk:
         factory = fields.OneToOneField if state.kind == "OneToOneField" else fields.ForeignKeyField
         options.pop("unique", None)
-        return factory(  # type: ignore[no-any-return]
+        made = factory(
             state.to or "",
             related_name=False,
-            on_delete=state.on_delete,  # type: ignore[arg-type]
+            on_delete=state.on_delete,
             to_field=state.to_field,
             db_constraint=state.db_constraint,
             **options,
         )
-    return getattr(fields, _KINDS.get(state.kind, state.kind))(**options)  # type: ignore[no-any-return]
+    else:
+        made = getattr(fields, _KINDS.get(state.kind, state.kind))(**options)
+    return cast("fields.Field[Any]", made)
+
+
+class HistoricalTable(str):
+    """The table name of a historical model: the same text in SQL, another key in the cache.
+
+    Tortoise caches INSERT/UPDATE/DELETE statements per (connection, schema, table) in one
+    process-wide dict, not per model class, so the historical and the live model of one table
+    would share statements built for different columns. This name equals (and hashes like)
+    only the names of the same set of historical models, so their statements are cached
+    under keys of their own and never under the live model's.
+    """
+
+    registry: int
+
+    def __new__(cls, text: str, registry: int) -> HistoricalTable:
+        """Return ``text`` marked as a table of historical registry number ``registry``."""
+        name = super().__new__(cls, text)
+        name.registry = registry
+        return name
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, HistoricalTable)
+            and other.registry == self.registry
+            and str.__eq__(self, other)
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((str(self), self.registry))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return HistoricalTable, (str(self), self.registry)
 
 
 @contextmanager
 def isolated_statement_cache(tables: set[str]) -> Iterator[None]:
-    """Keep Tortoise's per-table SQL cache apart while historical models run.
+    """Drop the statements historical models of ``tables`` cached, once they are done.
 
-    Tortoise caches INSERT/UPDATE/DELETE SQL per (connection, schema, table), not per model class,
-    so a historical model and the live model of the same table would share statements built for
-    different columns. The live entries are set aside and put back afterwards.
+    The live models' entries are never touched: historical models cache under keys of their
+    own (see :class:`HistoricalTable`).
     """
-    saved = {key: value for key, value in EXECUTOR_CACHE.items() if key[2] in tables}
-    for key in saved:
-        del EXECUTOR_CACHE[key]
     try:
         yield
     finally:
-        for key in [key for key in EXECUTOR_CACHE if key[2] in tables]:
-            del EXECUTOR_CACHE[key]
-        EXECUTOR_CACHE.update(saved)
+        for key in [k for k in EXECUTOR_CACHE if isinstance(k[2], HistoricalTable)]:
+            if str(key[2]) in tables:
+                del EXECUTOR_CACHE[key]
 
 
 class HistoricalApps:
@@ -126,7 +162,9 @@ class HistoricalApps:
         serial = next(_counter)
         for app in self.state.apps:
             module = types.ModuleType(f"tortoise_march_ext.historical.m{serial}.{app}")
-            module.__models__ = [self._model_class(m) for m in self.state.app_models(app)]  # type: ignore[attr-defined]
+            module.__models__ = [  # type: ignore[attr-defined]
+                self._model_class(m, serial) for m in self.state.app_models(app)
+            ]
             registry.init_app(app, [module], _init_relations=False)
             for model in registry.apps[app].values():
                 model._meta.default_connection = self.connections.get(app, "default")
@@ -134,10 +172,11 @@ class HistoricalApps:
         registry._build_initial_querysets()
         return registry
 
-    def _model_class(self, model: ModelState) -> type[Model]:
+    def _model_class(self, model: ModelState, registry: int) -> type[Model]:
         attrs: dict[str, Any] = {
             name: tortoise_field(model, name, state) for name, state in model.fields
         }
-        attrs["Meta"] = type("Meta", (), {"table": model.table, "app": model.app})
+        table = HistoricalTable(model.table, registry)
+        attrs["Meta"] = type("Meta", (), {"table": table, "app": model.app})
         attrs["__module__"] = f"tortoise_march_ext.historical.{model.app}"
         return type(model.name, (Model,), attrs)
