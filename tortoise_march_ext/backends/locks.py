@@ -12,8 +12,11 @@ from cancellation.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import anyio
@@ -32,6 +35,10 @@ class MigrationLock(Protocol):
 
     async def release(self) -> None:
         """Release the lock and close its connection."""
+
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return what the lock locks (one database), so that it is taken once per database."""
 
 
 def _timed_out(label: str, timeout: float) -> LockTimeout:
@@ -58,6 +65,12 @@ class PostgresLock:
         self.client = client
         self.label = label
         self.conn: Any = None
+
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return the server and database."""
+        c = self.client
+        return ("postgres", c.host, c.port, c.database)
 
     async def acquire(self, timeout: float) -> None:
         """Open the dedicated connection and poll ``pg_try_advisory_lock``."""
@@ -103,6 +116,11 @@ class SqliteLock:
         self.label = label
         self.conn: sqlite3.Connection | None = None
 
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return the database file."""
+        return ("sqlite", os.path.realpath(self.path))
+
     async def acquire(self, timeout: float) -> None:
         """Poll ``BEGIN EXCLUSIVE`` on the sidecar file (no lock needed in memory)."""
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
@@ -140,3 +158,25 @@ LOCKS: dict[str, type[PostgresLock] | type[SqliteLock]] = {
 def lock_for(client: Any, label: str) -> MigrationLock:
     """Return the migration lock of ``client``'s backend."""
     return LOCKS[client.capabilities.dialect](client, label)
+
+
+@asynccontextmanager
+async def holding(clients: Sequence[tuple[str, Any]], timeout: float) -> AsyncIterator[None]:
+    """Hold the migration lock of each ``(connection name, client)``, released in ``finally``.
+
+    Locks are taken in the order of the connection names, so that two processes that need the
+    same connections cannot each hold one and wait for the other.
+    """
+    held: list[MigrationLock] = []
+    try:
+        for name, client in sorted(clients, key=lambda pair: pair[0]):
+            lock = lock_for(client, repr(name))
+            # Two connection names for one database: a second lock would wait for the first.
+            if any(other.target == lock.target for other in held):
+                continue
+            await lock.acquire(timeout)
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            await lock.release()

@@ -11,6 +11,7 @@ from ..engine.replacements import check_applied, replaced_by
 from ..exceptions import GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
+from ..runtime.ensure import migration_lock
 
 Key = tuple[str, str]
 
@@ -85,18 +86,31 @@ async def migrate(
     sql: bool = False,
     plan: bool = False,
 ) -> MigrateResult:
-    """Apply or unapply migrations so each app stands at its target (default: latest)."""
+    """Apply or unapply migrations so each app stands at its target (default: latest).
+
+    The plan is made twice: once without a lock (``--sql``, ``--plan`` and a database with
+    nothing to do stop there), then again from the recorder as it reads once the migration lock
+    is held, which is the plan that runs. A process that waited for another one to migrate
+    finds nothing left and returns no steps.
+    """
     async with open_project(config) as project:
-        applied_rows = await project.applied()
-        check_history(project, applied_rows)
-        applied = project.use_applied(applied_rows)
-        keys, backwards = plan_keys(project, app, target, applied)
-        executor = project.executor()
-        steps = executor.build_steps(keys, applied, backwards=backwards)
-        if sql or plan:
+        steps = _plan(project, app, target, await project.applied())
+        if sql or plan or not steps:
             return MigrateResult(steps, applied=False)
-        await executor.run(steps, fake=fake)
-        return MigrateResult(steps, applied=True)
+        async with migration_lock(project, project.apps, config.lock_timeout) as rows:
+            steps = _plan(project, app, target, rows)
+            await project.executor().run(steps, fake=fake)
+        return MigrateResult(steps, applied=bool(steps))
+
+
+def _plan(
+    project: Project, app: str | None, target: str | None, rows: dict[Key, Any]
+) -> list[Step]:
+    """Return the steps that bring the database whose recorder holds ``rows`` to the target."""
+    check_history(project, rows)
+    applied = project.use_applied(rows)
+    keys, backwards = plan_keys(project, app, target, applied)
+    return project.executor().build_steps(keys, applied, backwards=backwards)
 
 
 # -- showmigrations and sqlmigrate ---------------------------------------------------------------
