@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import MarchConfig
-from ..engine.executor import Step, backwards_plan, forwards_plan
+from ..engine.executor import Progress, Step, backwards_plan, forwards_plan
 from ..engine.replacements import check_applied, replaced_by
 from ..exceptions import GraphError
 from ..project import Project, open_project
@@ -85,13 +85,15 @@ async def migrate(
     fake: bool = False,
     sql: bool = False,
     plan: bool = False,
+    progress: Progress | None = None,
 ) -> MigrateResult:
     """Apply or unapply migrations so each app stands at its target (default: latest).
 
     The plan is made twice: once without a lock (``--sql``, ``--plan`` and a database with
     nothing to do stop there), then again from the recorder as it reads once the migration lock
     is held, which is the plan that runs. A process that waited for another one to migrate
-    finds nothing left and returns no steps.
+    finds nothing left and returns no steps. ``progress`` follows the run (see
+    :meth:`Progress.kept` for what an interruption leaves).
     """
     async with open_project(config) as project:
         steps = _plan(project, app, target, await project.applied())
@@ -99,7 +101,7 @@ async def migrate(
             return MigrateResult(steps, applied=False)
         async with migration_lock(project, project.apps, config.lock_timeout) as rows:
             steps = _plan(project, app, target, rows)
-            await project.executor().run(steps, fake=fake)
+            await project.executor().run(steps, fake=fake, progress=progress)
         return MigrateResult(steps, applied=bool(steps))
 
 

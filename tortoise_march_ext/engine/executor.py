@@ -54,6 +54,48 @@ class Step:
         return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
 
 
+@dataclass
+class Progress:
+    """How far a run got: read after an interruption to say what was kept."""
+
+    done: list[Step] = field(default_factory=list)
+    running: Step | None = None
+    statements_done: int = 0
+
+    def start(self, step: Step) -> None:
+        """Note that ``step`` begins."""
+        self.running, self.statements_done = step, 0
+
+    def finish(self) -> None:
+        """Note that the running step is committed and recorded."""
+        if self.running is not None:
+            self.done.append(self.running)
+        self.running = None
+
+    def kept(self) -> str:
+        """Return, in one sentence, what an interruption now leaves in the database."""
+        step = self.running
+        if step is None and not self.done:
+            return "interrupted before any migration ran: nothing was changed"
+        words = "unapplied" if (step or self.done[-1]).backwards else "applied"
+        before = f"the migrations before it stay {words}"
+        if self.done:
+            before += f" ({len(self.done)} by this run, the last {self.done[-1].migration})"
+        if step is None:
+            return f"interrupted between migrations: {before.replace(' before it', '')}"
+        if step.atomic:
+            return (
+                f"interrupted during {step.describe()}: nothing of it was kept (its "
+                f"transaction was rolled back); {before}"
+            )
+        total = sum(len(statements) for _, statements in step.statements)
+        return (
+            f"interrupted during {step.describe()}, which is not atomic: {self.statements_done} "
+            f"of its {total} statement(s) were kept and it is not recorded; {before}. "
+            "Complete or undo those statements by hand before running migrate again"
+        )
+
+
 def generated_tables(
     connection: str, existing: list[str], creators: dict[str, Step]
 ) -> DatabaseError:
@@ -150,6 +192,7 @@ class Executor:
         self.recorder_for = recorder_for
         self.connection_for = connection_for
         self.timeouts = timeouts or Timeouts()
+        self.progress = Progress()
 
     def build_steps(self, keys: list[Key], applied: set[Key], *, backwards: bool) -> list[Step]:
         """Return the steps of a plan with their statements, checking reversibility first."""
@@ -217,6 +260,7 @@ class Executor:
         fake: bool = False,
         before: StepHook | None = None,
         after: StepHook | None = None,
+        progress: Progress | None = None,
     ) -> None:
         """Apply or unapply each step in its own transaction, recording it in the same one.
 
@@ -224,8 +268,10 @@ class Executor:
         is not atomic (``Migration.atomic = False`` or an operation with ``atomic=False``) runs
         statement by statement without a transaction; only its recorder row is transactional.
         When the lock timeout fires, the step (a non-atomic step: the statement) is tried
-        again up to ``lock_retries`` times, waiting a little longer each time.
+        again up to ``lock_retries`` times, waiting a little longer each time. ``progress``
+        is kept up to date, so that an interruption can say what it left.
         """
+        self.progress = progress if progress is not None else Progress()
         assert self.client_for is not None and self.recorder_for is not None
         if not fake:
             await self._refuse_existing_tables(steps)
@@ -234,10 +280,12 @@ class Executor:
             if before is not None:
                 await before(step)
             timeouts = self.timeouts.for_migration(step.migration)
+            self.progress.start(step)
             if not fake and not step.atomic:
                 await self._execute_outside(step, timeouts)
             commit = functools.partial(self._commit, step, fake, timeouts, ensured)
             await self._retrying(step, timeouts, commit)
+            self.progress.finish()
             if after is not None:
                 await after(step)
 
@@ -355,6 +403,8 @@ class Executor:
     ) -> None:
         try:
             await self._statement(conn, editor, sql)
+            if not step.atomic:
+                self.progress.statements_done += 1
         except Exception as exc:
             kept = (
                 "nothing of this migration was kept"
