@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import MarchConfig
-from ..engine.executor import Progress, Step, backwards_plan, forwards_plan
+from ..engine.executor import Progress as Progress  # re-exported for the CLI
+from ..engine.executor import Step, backwards_plan, forwards_plan
 from ..engine.replacements import check_applied, replaced_by
 from ..exceptions import GraphError
 from ..project import Project, open_project
