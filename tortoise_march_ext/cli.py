@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 import anyio
 
 from . import commands
+from .commands.migrate import Progress
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, GraphError, MarchError
 
 
@@ -158,7 +161,13 @@ async def _migrate(args: argparse.Namespace) -> int:
     config = commands.load_config(config=args.config, location=args.location)
     dry = args.sql or args.plan or args.check
     result = await commands.migrate(
-        config, args.app, args.target, fake=args.fake, sql=args.sql, plan=dry
+        config,
+        args.app,
+        args.target,
+        fake=args.fake,
+        sql=args.sql,
+        plan=dry,
+        progress=args.progress,
     )
     if not result.steps:
         _out("No migrations to apply.")
@@ -269,11 +278,49 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
 }
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a tool whose reader went away reports
+
+
+async def _run(args: argparse.Namespace) -> int:
+    """Run the verb, then let the worker threads of closed SQLite connections finish while
+    the event loop still runs (aiosqlite's thread reports to the loop after a failed connect,
+    and would print a traceback if the loop were closed by then)."""
+    try:
+        return await VERBS[args.verb](args)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _settle_threads()
+
+
+async def _settle_threads() -> None:
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)") and thread.is_alive():
+            await anyio.to_thread.run_sync(thread.join, 2.0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the final flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     args = _parser().parse_args(argv)
+    args.progress = Progress()
     try:
-        return anyio.run(VERBS[args.verb], args)
+        code = anyio.run(_run, args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        kept = args.progress.kept() if args.verb == "migrate" else "interrupted"
+        print(kept, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except MarchError as exc:
         if args.traceback:
             traceback.print_exc()

@@ -22,6 +22,7 @@ from ..schema.state import NOT_PROVIDED, SqlDefault
 from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex, TableUnique
 
 RECORDER_TABLE = "tortoise_march_migrations"
+RECORDER_COLUMNS = ("id", "app", "name", "checksum", "applied_at")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class SchemaEditor:
     supports_concurrently: ClassVar[bool] = False
     # INCLUDE columns of a covering index (PostgreSQL); elsewhere the index is built without them.
     supports_include: ClassVar[bool] = False
+    # What the catalog calls each kind of relation (see :meth:`recorder_describe`), as words.
+    relation_kinds: ClassVar[dict[str, str]] = {}
 
     create_table_sql = "CREATE TABLE {table} (\n    {definitions}\n){extra};"
     drop_table_sql = "DROP TABLE {table};"
@@ -382,9 +385,20 @@ class SchemaEditor:
         cols = self.columns(("app", "name", "checksum", "applied_at"))
         return f"SELECT {cols} FROM {self.quote(RECORDER_TABLE)} ORDER BY {self.quote('id')}"
 
-    def recorder_exists(self) -> tuple[str, list[Any]]:
-        """Return a query (and its parameters) that yields a row when the recorder exists."""
+    def recorder_describe(self) -> tuple[str, list[Any]]:
+        """Return a query (and its parameters) for the relation called like the recorder, as
+        the recorder's own statements find it: one row per column, ``kind`` (a key of
+        :attr:`relation_kinds`) and ``col``; no row when there is no such relation."""
         raise NotImplementedError
+
+    def existing_tables(self, names: list[str]) -> tuple[str, list[Any]]:
+        """Return a query (and its parameters) for those of ``names`` that name a table or
+        view the unqualified name would find (column ``name``)."""
+        raise NotImplementedError
+
+    def relation_kind(self, kind: str) -> str:
+        """Return the word for a catalog's relation kind (``table``, ``view``, ...)."""
+        return self.relation_kinds.get(kind, kind)
 
 
 def matched(old: list[Any], new: list[Any], key: Any) -> tuple[list[Any], list[Any], list[Any]]:

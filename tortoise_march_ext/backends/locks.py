@@ -12,16 +12,21 @@ from cancellation.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import os
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import anyio
 
-from ..exceptions import LockTimeout
+from ..exceptions import DatabaseError, LockTimeout
 
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"tortoise_march_ext").digest()[:8], "big") >> 1
 POLL_SECONDS = 0.1
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes (sqlite3 names them from 3.11 on)
 
 
 class MigrationLock(Protocol):
@@ -32,6 +37,10 @@ class MigrationLock(Protocol):
 
     async def release(self) -> None:
         """Release the lock and close its connection."""
+
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return what the lock locks (one database), so that it is taken once per database."""
 
 
 def _timed_out(label: str, timeout: float) -> LockTimeout:
@@ -51,6 +60,29 @@ async def _poll(try_once: Any, timeout: float, label: str) -> None:
         delay = min(delay * 2, POLL_SECONDS * 5)
 
 
+def connect_kwargs(client: Any, connect: Any) -> dict[str, Any]:
+    """Return the arguments of ``connect`` (asyncpg's) that open a connection like the pooled
+    ones of Tortoise's asyncpg ``client``: its extra credentials (``ssl``, timeouts, ...)
+    included, the pool-only ones (``max_inactive_connection_lifetime``, ...) left out."""
+    accepted = inspect.signature(connect).parameters
+    extra = {k: v for k, v in dict(getattr(client, "extra", {}) or {}).items() if k in accepted}
+    settings = dict(getattr(client, "server_settings", {}) or {})
+    # As Tortoise's create_connection sets them (it also writes them into server_settings).
+    if getattr(client, "schema", None):
+        settings["search_path"] = client.schema
+    if getattr(client, "application_name", None):
+        settings["application_name"] = client.application_name
+    return {
+        **extra,
+        "host": client.host,
+        "port": client.port,
+        "user": client.user,
+        "password": client.password,
+        "database": client.database,
+        "server_settings": settings,
+    }
+
+
 class PostgresLock:
     """An advisory lock on a dedicated asyncpg connection."""
 
@@ -59,19 +91,18 @@ class PostgresLock:
         self.label = label
         self.conn: Any = None
 
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return the server and database."""
+        c = self.client
+        return ("postgres", c.host, c.port, c.database)
+
     async def acquire(self, timeout: float) -> None:
         """Open the dedicated connection and poll ``pg_try_advisory_lock``."""
         import asyncpg
 
-        c = self.client
-        self.conn = await asyncpg.connect(
-            host=c.host,
-            port=c.port,
-            user=c.user,
-            password=c.password,
-            database=c.database,
-            server_settings=dict(getattr(c, "server_settings", {}) or {}),
-        )
+        kwargs = connect_kwargs(self.client, asyncpg.connection.connect)
+        self.conn = await asyncpg.connect(**kwargs)
 
         async def try_once() -> bool:
             return bool(await self.conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY))
@@ -95,6 +126,14 @@ class PostgresLock:
                 self.conn = None
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    """Return whether ``exc`` says another connection holds the database (SQLITE_BUSY/LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # Python before 3.11
+        return "locked" in str(exc)
+    return (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED)
+
+
 class SqliteLock:
     """An exclusive transaction on ``<database>.march-lock``."""
 
@@ -103,19 +142,29 @@ class SqliteLock:
         self.label = label
         self.conn: sqlite3.Connection | None = None
 
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return the database file."""
+        return ("sqlite", os.path.realpath(self.path))
+
     async def acquire(self, timeout: float) -> None:
         """Poll ``BEGIN EXCLUSIVE`` on the sidecar file (no lock needed in memory)."""
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
             return
-        self.conn = sqlite3.connect(f"{self.path}.march-lock", timeout=0, isolation_level=None)
+        try:
+            self.conn = sqlite3.connect(self.lock_path, timeout=0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unusable(exc) from exc
 
         async def try_once() -> bool:
+            assert self.conn is not None
             try:
-                assert self.conn is not None
                 self.conn.execute("BEGIN EXCLUSIVE")
                 return True
-            except sqlite3.OperationalError:
-                return False
+            except sqlite3.Error as exc:
+                if _busy(exc):
+                    return False
+                raise self._unusable(exc) from exc
 
         try:
             await _poll(try_once, timeout, self.label)
@@ -123,6 +172,18 @@ class SqliteLock:
             self.conn.close()
             self.conn = None
             raise
+
+    @property
+    def lock_path(self) -> str:
+        """Return the sidecar lock file."""
+        return f"{self.path}.march-lock"
+
+    def _unusable(self, exc: sqlite3.Error) -> DatabaseError:
+        return DatabaseError(
+            f"cannot use the migration lock file {self.lock_path} of connection {self.label}: "
+            f"{type(exc).__name__}: {exc}; it must be a SQLite database file that "
+            "tortoise_march_ext creates: remove it (while no migration runs) and run again"
+        )
 
     async def release(self) -> None:
         """End the transaction and close."""
@@ -139,4 +200,32 @@ LOCKS: dict[str, type[PostgresLock] | type[SqliteLock]] = {
 
 def lock_for(client: Any, label: str) -> MigrationLock:
     """Return the migration lock of ``client``'s backend."""
-    return LOCKS[client.capabilities.dialect](client, label)
+    dialect = client.capabilities.dialect
+    if dialect not in LOCKS:
+        raise DatabaseError(
+            f"connection {label}: no migration lock for the database dialect {dialect!r}; "
+            f"supported: {', '.join(sorted(LOCKS))}"
+        )
+    return LOCKS[dialect](client, label)
+
+
+@asynccontextmanager
+async def holding(clients: Sequence[tuple[str, Any]], timeout: float) -> AsyncIterator[None]:
+    """Hold the migration lock of each ``(connection name, client)``, released in ``finally``.
+
+    Locks are taken in the order of the connection names, so that two processes that need the
+    same connections cannot each hold one and wait for the other.
+    """
+    held: list[MigrationLock] = []
+    try:
+        for name, client in sorted(clients, key=lambda pair: pair[0]):
+            lock = lock_for(client, repr(name))
+            # Two connection names for one database: a second lock would wait for the first.
+            if any(other.target == lock.target for other in held):
+                continue
+            await lock.acquire(timeout)
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            await lock.release()

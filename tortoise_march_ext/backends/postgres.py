@@ -425,6 +425,17 @@ class PostgresEditor(SchemaEditor):
             yield PinnedConnection(raw)
 
     # -- recorder -----------------------------------------------------------------------------
+    relation_kinds: ClassVar[dict[str, str]] = {
+        "r": "table",
+        "p": "table",
+        "v": "view",
+        "m": "materialized view",
+        "f": "foreign table",
+        "S": "sequence",
+        "i": "index",
+        "c": "composite type",
+    }
+
     def placeholders(self, count: int) -> list[str]:
         """Return asyncpg's numbered placeholders."""
         return [f"${i}" for i in range(1, count + 1)]
@@ -440,12 +451,23 @@ class PostgresEditor(SchemaEditor):
             f'UNIQUE ("app", "name"));'
         )
 
-    def recorder_exists(self) -> tuple[str, list[Any]]:
-        """Return a query for the recorder table in the current schema."""
+    def existing_tables(self, names: list[str]) -> tuple[str, list[Any]]:
+        """Return a query for those of ``names`` that are relations on the search path."""
         return (
-            "SELECT 1 FROM information_schema.tables "
-            "WHERE table_schema = current_schema() AND table_name = $1",
-            [RECORDER_TABLE],
+            "SELECT c.relname::text AS name FROM pg_class c WHERE c.relname = ANY($1::text[]) "
+            "AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_table_is_visible(c.oid) "
+            "ORDER BY c.relname",
+            [list(names)],
+        )
+
+    def recorder_describe(self) -> tuple[str, list[Any]]:
+        """Return the kind and columns of the relation the recorder's name resolves to on the
+        search path (as the recorder's unqualified statements resolve it)."""
+        return (
+            "SELECT c.relkind::text AS kind, a.attname::text AS col FROM pg_class c "
+            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+            "AND NOT a.attisdropped WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
+            [self.quote(RECORDER_TABLE)],
         )
 
 

@@ -49,6 +49,7 @@ class SqliteEditor(SchemaEditor):
     fk_off_sql = "PRAGMA foreign_keys=OFF"
     fk_on_sql = "PRAGMA foreign_keys=ON"
     fk_check_sql = "PRAGMA foreign_key_check"
+    relation_kinds: ClassVar[dict[str, str]] = {"table": "table", "view": "view"}
 
     def split_statements(self, sql: str) -> list[str]:
         """Split ``sql`` into complete statements, as SQLite's own tokenizer ends them."""
@@ -168,9 +169,23 @@ class SqliteEditor(SchemaEditor):
             f'UNIQUE ("app", "name"));'
         )
 
-    def recorder_exists(self) -> tuple[str, list[Any]]:
-        """Return a query for the recorder table."""
-        return ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [RECORDER_TABLE])
+    def existing_tables(self, names: list[str]) -> tuple[str, list[Any]]:
+        """Return a query for those of ``names`` that are tables or views."""
+        marks = ", ".join(self.placeholders(len(names)))
+        return (
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            f"AND name COLLATE NOCASE IN ({marks}) ORDER BY name",
+            list(names),
+        )
+
+    def recorder_describe(self) -> tuple[str, list[Any]]:
+        """Return the kind and columns of the table or view named like the recorder."""
+        return (
+            "SELECT m.type AS kind, p.name AS col FROM sqlite_master m "
+            "LEFT JOIN pragma_table_info(m.name) p "
+            "WHERE m.name = ? COLLATE NOCASE AND m.type IN ('table', 'view') ORDER BY p.cid",
+            [RECORDER_TABLE],
+        )
 
 
 def _comparable(change: TableChange, column: Column) -> Column:

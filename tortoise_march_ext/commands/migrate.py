@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import MarchConfig
+from ..engine.executor import Progress as Progress  # re-exported for the CLI
 from ..engine.executor import Step, backwards_plan, forwards_plan
 from ..engine.legacy import rewrite_legacy
 from ..engine.replacements import Legacy, check_applied, recorded_matches, replaced_by
 from ..exceptions import GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
+from ..runtime.ensure import migration_lock
 
 Key = tuple[str, str]
 
@@ -88,20 +90,38 @@ async def migrate(
     fake: bool = False,
     sql: bool = False,
     plan: bool = False,
+    progress: Progress | None = None,
 ) -> MigrateResult:
-    """Apply or unapply migrations so each app stands at its target (default: latest)."""
+    """Apply or unapply migrations so each app stands at its target (default: latest).
+
+    The plan is made twice: once without a lock (``--sql``, ``--plan`` and a database with
+    nothing to do stop there), then again from the recorder as it reads once the migration lock
+    is held, which is the plan that runs. A process that waited for another one to migrate
+    finds nothing left and returns no steps. ``progress`` follows the run (see
+    :meth:`Progress.kept` for what an interruption leaves).
+    """
     async with open_project(config) as project:
-        applied_rows = await project.applied()
-        legacy = check_history(project, applied_rows)
-        applied = project.use_applied(applied_rows)
-        keys, backwards = plan_keys(project, app, target, applied)
-        executor = project.executor()
-        steps = executor.build_steps(keys, applied, backwards=backwards)
+        steps, legacy = _plan(project, app, target, await project.applied())
         if sql or plan:
             return MigrateResult(steps, applied=False)
         await rewrite_legacy(project.recorder, legacy)
-        await executor.run(steps, fake=fake)
-        return MigrateResult(steps, applied=True)
+        if not steps:
+            return MigrateResult(steps, applied=False)
+        async with migration_lock(project, project.apps, config.lock_timeout) as rows:
+            steps, _ = _plan(project, app, target, rows)
+            await project.executor().run(steps, fake=fake, progress=progress)
+        return MigrateResult(steps, applied=bool(steps))
+
+
+def _plan(
+    project: Project, app: str | None, target: str | None, rows: dict[Key, Any]
+) -> tuple[list[Step], Legacy]:
+    """Return the steps that bring the database whose recorder holds ``rows`` to the target,
+    and the rows recorded with the old checksum scheme."""
+    legacy = check_history(project, rows)
+    applied = project.use_applied(rows)
+    keys, backwards = plan_keys(project, app, target, applied)
+    return project.executor().build_steps(keys, applied, backwards=backwards), legacy
 
 
 # -- showmigrations and sqlmigrate ---------------------------------------------------------------

@@ -17,10 +17,11 @@ from typing import Any
 import anyio
 
 from ..backends.base import SchemaEditor
-from ..exceptions import GraphError, MigrationFailed
+from ..exceptions import DatabaseError, GraphError, MigrationFailed
 from ..files.loader import LoadedMigration
-from ..operations import Operation
+from ..operations import CreateModel, Operation
 from ..schema.state import ProjectState
+from ..schema.tables import model_tables
 from .graph import MigrationGraph
 from .recorder import Recorder
 
@@ -35,6 +36,8 @@ class Step:
     migration: LoadedMigration
     backwards: bool
     statements: list[tuple[Operation, list[str]]] = field(default_factory=list)
+    # The tables the step's CreateModel operations make (forward steps).
+    creates: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> Key:
@@ -49,6 +52,64 @@ class Step:
     def describe(self) -> str:
         """Return ``Apply app.name`` or ``Unapply app.name``."""
         return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
+
+
+@dataclass
+class Progress:
+    """How far a run got: read after an interruption to say what was kept."""
+
+    done: list[Step] = field(default_factory=list)
+    running: Step | None = None
+    statements_done: int = 0
+
+    def start(self, step: Step) -> None:
+        """Note that ``step`` begins."""
+        self.running, self.statements_done = step, 0
+
+    def finish(self) -> None:
+        """Note that the running step is committed and recorded."""
+        if self.running is not None:
+            self.done.append(self.running)
+        self.running = None
+
+    def kept(self) -> str:
+        """Return, in one sentence, what an interruption now leaves in the database."""
+        step = self.running
+        if step is None and not self.done:
+            return "interrupted before any migration ran: nothing was changed"
+        words = "unapplied" if (step or self.done[-1]).backwards else "applied"
+        before = f"the migrations before it stay {words}"
+        if self.done:
+            before += f" ({len(self.done)} by this run, the last {self.done[-1].migration})"
+        if step is None:
+            return f"interrupted between migrations: {before.replace(' before it', '')}"
+        if step.atomic:
+            return (
+                f"interrupted during {step.describe()}: nothing of it was kept (its "
+                f"transaction was rolled back); {before}"
+            )
+        total = sum(len(statements) for _, statements in step.statements)
+        return (
+            f"interrupted during {step.describe()}, which is not atomic: {self.statements_done} "
+            f"of its {total} statement(s) were kept and it is not recorded; {before}. "
+            "Complete or undo those statements by hand before running migrate again"
+        )
+
+
+def generated_tables(
+    connection: str, existing: list[str], creators: dict[str, Step]
+) -> DatabaseError:
+    """Return the error for tables that exist before the migrations that create them ran."""
+    first = (creators.get(existing[0]) or next(iter(creators.values()))).migration
+    return DatabaseError(
+        f"database connection {connection!r} already has the table(s) {', '.join(existing)} "
+        f"that migration {first} creates, and no migration is recorded on it (tables made by "
+        "Tortoise.generate_schemas()?): drop generate_schemas=True (RegisterTortoise, "
+        "register_tortoise) or the Tortoise.generate_schemas() call and let the migrations "
+        "build the schema; for an existing database whose tables match the migrations, record "
+        "the initial migration without running it: `python -m tortoise_march_ext migrate "
+        f"{first.app} {first.name} --fake`; nothing was changed"
+    )
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -131,6 +192,7 @@ class Executor:
         self.recorder_for = recorder_for
         self.connection_for = connection_for
         self.timeouts = timeouts or Timeouts()
+        self.progress = Progress()
 
     def build_steps(self, keys: list[Key], applied: set[Key], *, backwards: bool) -> list[Step]:
         """Return the steps of a plan with their statements, checking reversibility first."""
@@ -163,6 +225,9 @@ class Executor:
             step.statements.append(
                 (operation, operation.database_forwards(node.app, editor, previous, state))
             )
+            if isinstance(operation, CreateModel):
+                model = state.get_model(node.app, operation.name)
+                step.creates += [table.name for table in model_tables(state, model)]
         return step
 
     def _check_reversible(self, node: LoadedMigration) -> None:
@@ -195,6 +260,7 @@ class Executor:
         fake: bool = False,
         before: StepHook | None = None,
         after: StepHook | None = None,
+        progress: Progress | None = None,
     ) -> None:
         """Apply or unapply each step in its own transaction, recording it in the same one.
 
@@ -202,28 +268,51 @@ class Executor:
         is not atomic (``Migration.atomic = False`` or an operation with ``atomic=False``) runs
         statement by statement without a transaction; only its recorder row is transactional.
         When the lock timeout fires, the step (a non-atomic step: the statement) is tried
-        again up to ``lock_retries`` times, waiting a little longer each time.
+        again up to ``lock_retries`` times, waiting a little longer each time. ``progress``
+        is kept up to date, so that an interruption can say what it left.
         """
+        self.progress = progress if progress is not None else Progress()
         assert self.client_for is not None and self.recorder_for is not None
+        if not fake:
+            await self._refuse_existing_tables(steps)
         ensured: set[int] = set()
         for step in steps:
-            app = step.migration.app
-            recorder = self.recorder_for(app)
-            if id(recorder) not in ensured:
-                await recorder.ensure()
-                ensured.add(id(recorder))
             if before is not None:
                 await before(step)
             timeouts = self.timeouts.for_migration(step.migration)
+            self.progress.start(step)
             if not fake and not step.atomic:
                 await self._execute_outside(step, timeouts)
-            commit = functools.partial(self._commit, step, fake, timeouts)
+            commit = functools.partial(self._commit, step, fake, timeouts, ensured)
             await self._retrying(step, timeouts, commit)
+            self.progress.finish()
             if after is not None:
                 await after(step)
 
-    async def _commit(self, step: Step, fake: bool, timeouts: Timeouts) -> None:
-        """Run an atomic step and its recorder row in one transaction."""
+    async def _refuse_existing_tables(self, steps: list[Step]) -> None:
+        """Raise DatabaseError when a connection that recorded no migration already has tables
+        the plan creates: ``Tortoise.generate_schemas()`` made them (``generate_schemas=True``)."""
+        assert self.client_for is not None and self.recorder_for is not None
+        creators: dict[str, dict[str, Step]] = {}
+        for step in steps:
+            if not step.backwards:
+                tables = creators.setdefault(self.connection_for(step.migration.app), {})
+                for table in step.creates:
+                    tables.setdefault(table, step)
+        for connection, tables in sorted(creators.items()):
+            if not tables:
+                continue
+            first = next(iter(tables.values())).migration
+            if await self.recorder_for(first.app).applied():
+                continue
+            sql, values = self.editor_for(first.app).existing_tables(sorted(tables))
+            _, rows = await self.client_for(first.app).execute_query(sql, values)
+            if rows:
+                raise generated_tables(connection, [r["name"] for r in rows], tables)
+
+    async def _commit(self, step: Step, fake: bool, timeouts: Timeouts, ensured: set[int]) -> None:
+        """Run an atomic step and its recorder row in one transaction; the first step on a
+        connection also creates the recorder in it (``ensured``: recorders known to exist)."""
         app = step.migration.app
         assert self.client_for is not None and self.recorder_for is not None
         client, recorder, editor = (
@@ -232,6 +321,8 @@ class Executor:
             self.editor_for(app),
         )
         async with self._transaction(client, editor) as conn:
+            if id(recorder) not in ensured:
+                await recorder.ensure(conn)
             if not fake and step.atomic:
                 settings = editor.session_settings(
                     timeouts.lock_timeout, timeouts.statement_timeout, local=True
@@ -246,6 +337,7 @@ class Executor:
                     await recorder.unrecord(conn, key)
                 else:
                     await recorder.record(conn, key, step.migration.checksum)
+        ensured.add(id(recorder))
 
     async def _execute_outside(self, step: Step, timeouts: Timeouts) -> None:
         """Run a non-atomic step's statements one by one, each retried on a lock timeout."""
@@ -311,6 +403,8 @@ class Executor:
     ) -> None:
         try:
             await self._statement(conn, editor, sql)
+            if not step.atomic:
+                self.progress.statements_done += 1
         except Exception as exc:
             kept = (
                 "nothing of this migration was kept"

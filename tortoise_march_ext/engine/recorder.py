@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends.base import SchemaEditor
+from ..backends.base import RECORDER_COLUMNS, RECORDER_TABLE, SchemaEditor
 from ..exceptions import DatabaseError
 
 Key = tuple[str, str]
@@ -37,14 +37,36 @@ class Recorder:
         return list(rows)
 
     async def exists(self) -> bool:
-        """Return whether the recorder table exists."""
-        sql, values = self.editor.recorder_exists()
-        return bool(await self._query(sql, values))
+        """Return whether the recorder table exists; raise DatabaseError when something else
+        (a view, a table with other columns) has its name."""
+        sql, values = self.editor.recorder_describe()
+        rows = await self._query(sql, values)
+        if not rows:
+            return False
+        kind = self.editor.relation_kind(str(rows[0]["kind"]))
+        columns = [str(r["col"]) for r in rows if r["col"] is not None]
+        self._check_shape(kind, columns)
+        return True
 
-    async def ensure(self) -> None:
-        """Create the recorder table if it is missing."""
+    def _check_shape(self, kind: str, columns: list[str]) -> None:
+        where = f"{RECORDER_TABLE} on connection {self.label!r}"
+        advice = (
+            "it is not tortoise_march_ext's recorder (or was changed by hand): rename or drop it, "
+            "or put the app on another database; nothing was changed"
+        )
+        if kind != "table":
+            raise DatabaseError(f"{where} is a {kind}, not the recorder table; {advice}")
+        if sorted(columns) != sorted(RECORDER_COLUMNS):
+            raise DatabaseError(
+                f"table {where} has the columns {', '.join(columns) or '(none)'}; the recorder "
+                f"has the columns {', '.join(RECORDER_COLUMNS)}: {advice}"
+            )
+
+    async def ensure(self, conn: Any) -> None:
+        """Create the recorder table if it is missing, through ``conn``: inside the first
+        migration's transaction, so that a failing first migration leaves no recorder."""
         try:
-            await self.client.execute_script(self.editor.recorder_create())
+            await conn.execute_query(self.editor.recorder_create())
         except Exception as exc:
             raise unreachable(self.label, exc) from exc
 

@@ -7,11 +7,13 @@ connection, re-read the recorder, apply, release in ``finally``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..backends.locks import MigrationLock, lock_for
+from ..backends.locks import holding
 from ..config import MarchConfig, load_config
 from ..engine.executor import Step, forwards_plan
 from ..engine.graph import MigrationGraph
@@ -70,23 +72,21 @@ def _pending(
     return forwards_plan(graph, _targets(graph, apps, target), done)
 
 
-async def _locks(project: Project, apps: list[str], timeout: float) -> list[MigrationLock]:
-    held: list[MigrationLock] = []
-    try:
-        for name in sorted({project.connection_name(a) for a in apps}):
-            app = next(a for a in apps if project.connection_name(a) == name)
-            lock = lock_for(project.client(app), repr(name))
-            await lock.acquire(timeout)
-            held.append(lock)
-    except BaseException:
-        await _release(held)
-        raise
-    return held
+@asynccontextmanager
+async def migration_lock(
+    project: Project, apps: Iterable[str], timeout: float
+) -> AsyncIterator[dict[Key, Any]]:
+    """Hold the migration lock of every connection ``apps`` use; yield the recorder rows read
+    after taking it (what the plan must be made from: another process may just have migrated).
 
-
-async def _release(locks: list[MigrationLock]) -> None:
-    for lock in reversed(locks):
-        await lock.release()
+    Every entry point that changes a database goes through here: ``ensure_migrated()`` and the
+    ``migrate`` command (``--fake`` included).
+    """
+    wanted = sorted(set(apps))
+    names = {project.connection_name(app): app for app in reversed(wanted)}
+    clients = [(name, project.client(app)) for name, app in names.items()]
+    async with holding(clients, timeout):
+        yield await project.applied(wanted)
 
 
 async def _apply(project: Project, keys: list[Key], applied: set[Key]) -> list[Step]:
@@ -154,19 +154,14 @@ async def ensure_migrated(
                 "`python -m tortoise_march_ext migrate` or call march.ensure_migrated()",
                 pending=names,
             )
-        locks = await _locks(
-            project, selected, config.lock_timeout if lock_timeout is None else lock_timeout
-        )
-        try:
-            project.load_files()
-            applied = await project.applied(selected)
+        timeout = config.lock_timeout if lock_timeout is None else lock_timeout
+        project.load_files()
+        async with migration_lock(project, selected, timeout) as applied:
             fresh = load_history(config.migrations_dir)
             await rewrite_legacy(project.recorder, _check_history(fresh, applied, location))
             done = project.use_applied(applied)
             keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
             steps = await _apply(project, keys, done)
-        finally:
-            await _release(locks)
         return MigrationReport(
             applied=[str(s.migration) for s in steps], pending=[_label(k) for k in pending]
         )
