@@ -152,7 +152,7 @@ def test_warm_cache_does_not_import_migrations(
     project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert init(project) == []
-    assert (tmp_path / "migrations" / ".march_cache" / "history.pickle").is_file()
+    assert (tmp_path / "migrations" / ".march_cache" / cache.CACHE_FILE).is_file()
     calls: list[Path] = []
     real = cache.load_migrations
 
