@@ -113,26 +113,42 @@ async def check(config: MarchConfig | None = None, *, database: bool | None = No
 
 
 async def _after_init() -> None:
+    """Check for drift after ``Tortoise.init``; never break it except for real drift.
+
+    Only drift found with ``on_drift = "error"`` raises (MarchDriftError). Anything else that
+    goes wrong (a bad config, a broken migration file, a database that is down, a bug) is one
+    MarchDriftWarning, and the application's ``Tortoise.init`` goes on.
+    """
     try:
         config = load_config()
-    except MarchError as exc:
-        warnings.warn(f"tortoise-march-ext drift check skipped: {exc}", MarchDriftWarning, 3)
-        return
-    if config.on_drift == "ignore":
-        return
-    try:
+        if config.on_drift == "ignore":
+            return
         report = await check(config)
-    except MarchError as exc:
-        if config.on_drift == "error":
-            raise
-        report = DriftReport([f"the drift check failed: {exc}"])
+    except Exception as exc:
+        _warn(f"tortoise-march-ext drift check skipped: {_reason(exc)}")
+        return
     if not report.drifted:
         return
-    await signals.drift_detected.send(report=report)
+    try:
+        await signals.drift_detected.send(report=report)
+    except Exception as exc:
+        _warn(f"tortoise-march-ext: {_reason(exc)}")
     if config.on_drift == "error":
         raise MarchDriftError(report.message)
-    logger.warning(report.message)
-    warnings.warn(report.message, MarchDriftWarning, stacklevel=3)
+    _warn(report.message)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, MarchError):
+        return str(exc)
+    logger.debug("the drift check failed", exc_info=exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _warn(message: str) -> None:
+    """Log ``message`` and warn it at the caller of ``Tortoise.init``."""
+    logger.warning(message)
+    warnings.warn(message, MarchDriftWarning, stacklevel=4)
 
 
 _original: Any = None
