@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
+import subprocess
+import sys
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -241,14 +244,34 @@ def test_install_is_idempotent_and_keeps_the_signature() -> None:
     march.install()
 
 
-def test_defining_a_tracked_model_installs_the_wrapper() -> None:
-    march.uninstall()
+def test_importing_the_package_installs_the_wrapper() -> None:
+    code = (
+        "from tortoise import Tortoise\n"
+        "before = Tortoise.init\n"
+        "import tortoise_march_ext\n"
+        "from tortoise_march_ext.runtime import drift\n"
+        "assert drift.installed() and Tortoise.init != before\n"
+        "assert Tortoise.init.__func__.__march_wrapped__\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
 
-    class Meta(march.Meta):
-        pass
 
-    assert drift.installed()
-    del Meta
+def test_meta_imports_nothing_of_the_package() -> None:
+    tree = ast.parse(Path(march.meta.__file__ or "").read_text())
+    imported = [
+        node.module or "."
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.level or "march" in (node.module or ""))
+    ]
+    imported += [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if "march" in alias.name
+    ]
+    assert imported == []
 
 
 def test_warm_cache_does_not_import_migrations(

@@ -1,6 +1,7 @@
 """tortoise-march-ext: readable, reliable migrations for Tortoise ORM.
 
-Public API only; see ``__all__``.
+Public API only; see ``__all__``. Importing the package installs the drift check around
+``Tortoise.init`` (:func:`install`; :func:`uninstall` removes it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .runtime import signals
 from .runtime.drift import DriftReport, check, install, uninstall
 from .runtime.ensure import MigrationReport, ensure_migrated
 from .runtime.lifespan import lifespan
+
+install()
 
 __all__ = [
     "DriftReport",

@@ -9,11 +9,15 @@ as MarchDriftError with ``on_drift = "error"``). No database round trip unless
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -34,9 +38,10 @@ from ..operations import (
 from ..project import drift_check_is_suppressed, tortoise_apps
 from ..schema.extract import extract_state
 from . import signals
-from .cache import load_history
+from .cache import History, load_history
 
 logger = logging.getLogger("tortoise_march_ext")
+SKIPPED = "tortoise-march-ext drift check skipped"
 FIX = "run `python -m tortoise_march_ext makemigrations` to write the migration"
 
 _PHRASES: dict[type, Callable[[Any], str]] = {
@@ -86,13 +91,8 @@ class DriftReport:
         return ". ".join(parts)
 
 
-async def check(config: MarchConfig | None = None, *, database: bool | None = None) -> DriftReport:
-    """Compare the initialised Tortoise models with the migration files; change nothing.
-
-    With ``database=True`` (default: the config's ``drift_check_database``) also list the
-    migrations not applied yet.
-    """
-    config = config or load_config()
+def _compare(config: MarchConfig) -> tuple[DriftReport, History]:
+    """Return the differences between the initialised models and the files, and the history."""
     apps = tortoise_apps()
     models = extract_state(apps, track=config.track)
     history = load_history(config.migrations_dir)
@@ -105,6 +105,17 @@ async def check(config: MarchConfig | None = None, *, database: bool | None = No
             for op in changes.operations[app]
         ]
     )
+    return report, history
+
+
+async def check(config: MarchConfig | None = None, *, database: bool | None = None) -> DriftReport:
+    """Compare the initialised Tortoise models with the migration files; change nothing.
+
+    With ``database=True`` (default: the config's ``drift_check_database``) also list the
+    migrations not applied yet.
+    """
+    config = config or load_config()
+    report, history = _compare(config)
     if database if database is not None else config.drift_check_database:
         from .ensure import pending_migrations
 
@@ -125,17 +136,21 @@ async def _after_init() -> None:
             return
         report = await check(config)
     except Exception as exc:
-        _warn(f"tortoise-march-ext drift check skipped: {_reason(exc)}")
+        _warn(f"{SKIPPED}: {_reason(exc)}")
         return
     if not report.drifted:
         return
-    try:
-        await signals.drift_detected.send(report=report)
-    except Exception as exc:
-        _warn(f"tortoise-march-ext: {_reason(exc)}")
+    await _send_drift_detected(report)
     if config.on_drift == "error":
         raise MarchDriftError(report.message)
     _warn(report.message)
+
+
+async def _send_drift_detected(report: DriftReport, stacklevel: int = 5) -> None:
+    try:
+        await signals.drift_detected.send(report=report)
+    except Exception as exc:
+        _warn(f"tortoise-march-ext: {_reason(exc)}", stacklevel)
 
 
 def _reason(exc: Exception) -> str:
@@ -145,18 +160,131 @@ def _reason(exc: Exception) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-def _warn(message: str) -> None:
-    """Log ``message`` and warn it at the caller of ``Tortoise.init``."""
+def _warn(message: str, stacklevel: int = 4) -> None:
+    """Log ``message`` and warn it at the caller of ``Tortoise.init`` (``stacklevel`` up)."""
     logger.warning(message)
-    warnings.warn(message, MarchDriftWarning, stacklevel=4)
+    warnings.warn(message, MarchDriftWarning, stacklevel=stacklevel)
+
+
+# -- a Tortoise.init that was running before the wrapper existed --------------------------------
+# When the models module is the first to import this package, ``Tortoise.init`` is already running
+# (it imports the models) and the wrapper comes too late for it. That init's context is then
+# watched: the moment Tortoise marks it initialised (``ctx._inited = True``, the last thing
+# ``TortoiseContext.init`` does) the check runs, synchronously, inside that init.
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _running_init_context() -> Any:
+    """Return the TortoiseContext whose ``init`` is running below the caller, or None."""
+    try:
+        from tortoise.context import TortoiseContext
+    except ImportError:  # a Tortoise without contexts: nothing to watch
+        return None
+    code = TortoiseContext.init.__code__
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back  # type: ignore[assignment]
+    ctx = frame.f_locals.get("self") if frame is not None else None
+    return ctx if isinstance(ctx, TortoiseContext) else None
+
+
+_watched_classes: dict[type, type] = {}
+
+
+def _watched(base: type) -> type:
+    """Return the subclass of ``base`` whose ``_inited = True`` runs the late check once."""
+    if base in _watched_classes:
+        return _watched_classes[base]
+
+    def get(ctx: Any) -> Any:
+        return ctx.__dict__.get("_inited", False)
+
+    def set_(ctx: Any, value: Any) -> None:
+        ctx.__dict__["_inited"] = value
+        if value:
+            ctx.__class__ = base
+            if installed() and not drift_check_is_suppressed():
+                _late_check()
+
+    attrs = {"_inited": property(get, set_), "__march_watched__": True}
+    return _watched_classes.setdefault(base, type(base.__name__, (base,), attrs))
+
+
+def _watch_running_init() -> None:
+    """Have the Tortoise.init running below the caller (if any) checked when it finishes."""
+    ctx = _running_init_context()
+    if ctx is not None and not getattr(type(ctx), "__march_watched__", False):
+        ctx.__class__ = _watched(type(ctx))
+
+
+def _unwatch_current() -> None:
+    from tortoise.context import get_current_context
+
+    ctx = get_current_context()
+    if ctx is not None and getattr(type(ctx), "__march_watched__", False):
+        ctx.__class__ = type(ctx).__mro__[1]
+
+
+def _app_stacklevel() -> int:
+    """Return the stacklevel, for ``_warn`` called by our caller, of the first frame that is
+    neither Tortoise's nor ours: the application's call of ``Tortoise.init``."""
+    import tortoise
+
+    folders = (Path(tortoise.__file__).parent, Path(__file__).parents[1])
+    ours = tuple(f"{folder}{os.sep}" for folder in folders)
+    level, frame = 3, sys._getframe(2)  # frame 2, the setter, is level 3 of _warn
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(ours):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+def _late_check() -> None:
+    """Run the drift check inside the finishing init; the async parts follow as a task."""
+    try:
+        config = load_config()
+        if config.on_drift == "ignore":
+            return
+        report, history = _compare(config)
+    except Exception as exc:
+        _warn(f"{SKIPPED}: {_reason(exc)}", _app_stacklevel())
+        return
+    if report.drifted or config.drift_check_database:
+        task = asyncio.get_running_loop().create_task(_late_rest(config, report, history))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+    if report.drifted:
+        if config.on_drift == "error":
+            raise MarchDriftError(report.message)
+        _warn(report.message, _app_stacklevel())
+
+
+async def _late_rest(config: MarchConfig, report: DriftReport, history: History) -> None:
+    """Finish a late check: pending migrations (when asked for) and the drift_detected signal."""
+    if config.drift_check_database:
+        try:
+            from .ensure import pending_migrations
+
+            report.pending = await pending_migrations(config, history)
+        except Exception as exc:
+            _warn(f"{SKIPPED}: {_reason(exc)}", 2)
+            return
+        if report.pending:
+            _warn(DriftReport(pending=report.pending).message, 2)
+    if report.drifted:
+        await _send_drift_detected(report, 3)
 
 
 _original: Any = None
 
 
 def install() -> None:
-    """Wrap ``Tortoise.init`` with the drift check (idempotent)."""
+    """Wrap ``Tortoise.init`` with the drift check (idempotent).
+
+    Called on ``import tortoise_march_ext``. When that import happens inside a running
+    ``Tortoise.init`` (the models module imports the package), that init is checked too.
+    """
     global _original
+    _watch_running_init()
     if _original is not None:
         return
     original = Tortoise.__dict__["init"]
@@ -164,6 +292,7 @@ def install() -> None:
 
     @functools.wraps(func)
     async def init(cls: type[Tortoise], *args: Any, **kwargs: Any) -> Any:
+        _unwatch_current()  # this call is checked below, not by a late check
         result = await func(cls, *args, **kwargs)
         if not drift_check_is_suppressed():
             await _after_init()
