@@ -7,6 +7,7 @@ Public API only; see ``__all__``. Importing the package installs the drift check
 from __future__ import annotations
 
 from ._version import __version__
+from .config import MarchConfig
 from .declare import (
     ExclusionConstraint,
     FieldRef,
@@ -15,7 +16,7 @@ from .declare import (
     RawSQL,
     UniqueConstraint,
 )
-from .exceptions import MarchDriftError, MarchDriftWarning, MarchError
+from .exceptions import MarchDriftError, MarchDriftWarning, MarchError, PendingMigrations
 from .meta import Meta
 from .runtime import signals
 from .runtime.drift import DriftReport, check, install, uninstall
@@ -29,11 +30,13 @@ __all__ = [
     "ExclusionConstraint",
     "FieldRef",
     "Index",
+    "MarchConfig",
     "MarchDriftError",
     "MarchDriftWarning",
     "MarchError",
     "Meta",
     "MigrationReport",
+    "PendingMigrations",
     "PostgresExtension",
     "RawSQL",
     "UniqueConstraint",

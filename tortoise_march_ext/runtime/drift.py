@@ -24,7 +24,7 @@ from tortoise import Tortoise
 
 from ..autodetect.autodetector import detect_changes
 from ..config import MarchConfig, load_config
-from ..exceptions import MarchDriftError, MarchDriftWarning, MarchError
+from ..exceptions import ConfigError, MarchDriftError, MarchDriftWarning, MarchError
 from ..operations import (
     AddField,
     AlterField,
@@ -63,15 +63,23 @@ def difference(app: str, operation: Operation) -> str:
 
 @dataclass
 class DriftReport:
-    """Differences between the models and the migration files, and pending migrations."""
+    """Differences between the models and the migration files, and pending migrations.
+
+    True when anything needs attention. ``apps`` are the apps compared: those with tracked
+    models or migration files (empty: nothing is tracked).
+    """
 
     differences: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
         """Return whether anything needs attention."""
         return bool(self.differences or self.pending)
+
+    def __bool__(self) -> bool:
+        return self.drifted
 
     @property
     def message(self) -> str:
@@ -103,7 +111,8 @@ def _compare(config: MarchConfig) -> tuple[DriftReport, History]:
             difference(app, op)
             for app in sorted(changes.operations)
             for op in changes.operations[app]
-        ]
+        ],
+        apps=sorted(selected),
     )
     return report, history
 
@@ -114,6 +123,11 @@ async def check(config: MarchConfig | None = None, *, database: bool | None = No
     With ``database=True`` (default: the config's ``drift_check_database``) also list the
     migrations not applied yet.
     """
+    if Tortoise.apps is None:
+        raise ConfigError(
+            "Tortoise is not initialised: call march.check() after Tortoise.init (or "
+            "RegisterTortoise), or run `python -m tortoise_march_ext check`"
+        )
     config = config or load_config()
     report, history = _compare(config)
     if database if database is not None else config.drift_check_database:
