@@ -27,6 +27,8 @@ async def main() -> None:
     assert "tortoise_march_ext" not in sys.modules, "the app must not import it itself"
     await Tortoise.init(config=TORTOISE_ORM)  # the first init
     print("init returned", "tortoise_march_ext" in sys.modules, flush=True)
+    if sys.argv[2:] == ["wait"]:  # let what the init started finish before closing
+        await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
     await Tortoise.close_connections()
     for _ in range(int(sys.argv[1])):
         await Tortoise.init(config=TORTOISE_ORM)  # later inits go through the wrapper
@@ -47,9 +49,11 @@ def app(tmp_path: Path) -> CliProject:
     return project
 
 
-def run_app(project: CliProject, more_inits: int = 0) -> subprocess.CompletedProcess[str]:
+def run_app(
+    project: CliProject, more_inits: int = 0, *extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-W", "always::UserWarning", "app.py", str(more_inits)],
+        [sys.executable, "-W", "always::UserWarning", "app.py", str(more_inits), *extra],
         cwd=project.root,
         env=project.env(),
         capture_output=True,
@@ -117,3 +121,16 @@ def test_a_broken_migration_file_does_not_break_the_first_init(app: CliProject) 
     (line,) = drift_lines(result)
     assert "drift check skipped" in line and "0002_broken.py" in line
     assert "app done" in result.stdout
+
+
+def test_pending_migrations_are_reported_after_the_first_init(app: CliProject) -> None:
+    pyproject = app.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "drift_check_database = true\n")
+    result = run_app(app, 0, "wait")
+    assert result.returncode == 0, show(result)
+    (line,) = drift_lines(result)
+    assert "migrations pending in the database: contacts.0001_initial" in line, show(result)
+    app.ok("migrate")
+    result = run_app(app, 1, "wait")
+    assert result.returncode == 0, show(result)
+    assert drift_lines(result) == [], show(result)

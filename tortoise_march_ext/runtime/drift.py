@@ -232,8 +232,10 @@ def _watch_running_init() -> None:
 
 
 def _unwatch_current() -> None:
-    from tortoise.context import get_current_context
-
+    try:
+        from tortoise.context import get_current_context
+    except ImportError:  # a Tortoise without contexts: nothing is watched
+        return
     ctx = get_current_context()
     if ctx is not None and getattr(type(ctx), "__march_watched__", False):
         ctx.__class__ = type(ctx).__mro__[1]
