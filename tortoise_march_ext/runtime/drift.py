@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,13 +265,18 @@ def _late_check() -> None:
         _warn(f"{SKIPPED}: {_reason(exc)}", _app_stacklevel())
         return
     if report.drifted or config.drift_check_database:
-        task = asyncio.get_running_loop().create_task(_late_rest(config, report, history))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        _spawn(_late_rest(config, report, history))
     if report.drifted:
         if config.on_drift == "error":
             raise MarchDriftError(report.message)
         _warn(report.message, _app_stacklevel())
+
+
+def _spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` as a task of the running loop, kept referenced until it is done."""
+    task = asyncio.get_running_loop().create_task(work)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 async def _late_rest(config: MarchConfig, report: DriftReport, history: History) -> None:
