@@ -16,7 +16,7 @@ Rows, each timed in a fresh subprocess whose working directory is the project ro
 drift check finds the pyproject.toml), with ``march.install()`` called before the timer:
 
 * ``Tortoise.init`` alone: inside ``drift_check_suppressed()``, so the wrapper skips the check;
-* ``Tortoise.init`` + drift check, warm cache: ``<location>/.march_cache/history.pickle`` is
+* ``Tortoise.init`` + drift check, warm cache: ``<location>/.march_cache/history.json`` is
   present and current (checked: the run must not rewrite it);
 * ``Tortoise.init`` + drift check, cold cache: the cache folder is deleted before the run
   (checked: the run must write it);
@@ -69,7 +69,7 @@ HISTORIES = (1, scale.HISTORY)
 WARM_TARGET = 1.10
 QUERY_TARGET = 2
 CACHE_DIR = ".march_cache"  # runtime/cache.py: CACHE_DIR / CACHE_FILE under the location
-CACHE_FILE = "history.pickle"
+CACHE_FILE = "history.json"
 COUNTED = ("execute_query", "execute_script", "execute_query_dict")
 # Environment variables that would change what the drift check does; children run without them.
 ENV_DROPPED = ("TORTOISE_MARCH_CONFIG", "TORTOISE_MARCH_ON_DRIFT")

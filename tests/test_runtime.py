@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
+import subprocess
+import sys
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -101,6 +104,109 @@ def test_on_drift_error_raises_from_tortoise_init(project: Project, tmp_path: Pa
         init(project)
 
 
+ON_DRIFT_ERROR = '[tool.tortoise_march_ext]\nlocation = "migrations"\non_drift = "error"\n'
+
+
+def _broken_file(tmp_path: Path) -> None:
+    (tmp_path / "migrations" / "app" / "0002_broken.py").write_text("class Migration(:\n")
+
+
+def _missing_import(tmp_path: Path) -> None:
+    (tmp_path / "migrations" / "app" / "0002_gone.py").write_text("import no_such_module_x\n")
+
+
+def _bad_config(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.tortoise_march_ext]\non_drift = "maybe"\n')
+
+
+def _replay_fails(tmp_path: Path) -> None:
+    (tmp_path / "migrations" / "app" / "0002_ghost.py").write_text(
+        "from tortoise_march_ext import migrations\n"
+        "from tortoise_march_ext.schema import fields\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = (("app", "0001_initial"),)\n'
+        "    operations = (\n"
+        '        migrations.AddField(model="Ghost", name="x", field=fields.IntField()),\n'
+        "    )\n"
+    )
+
+
+def _a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("a bug in the autodetector")
+
+    monkeypatch.setattr(drift, "detect_changes", boom)
+
+
+def _database_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError("connection refused")
+
+    from tortoise_march_ext.runtime import ensure
+
+    monkeypatch.setattr(ensure, "pending_migrations", down)
+    real = drift.check
+    monkeypatch.setattr(drift, "check", lambda config: real(config, database=True))
+
+
+FAILURES: dict[str, Callable[..., None]] = {
+    "broken migration file": _broken_file,
+    "migration imports a missing module": _missing_import,
+    "bad config": _bad_config,
+    "a migration that cannot replay": _replay_fails,
+    "a bug": _a_bug,
+    "database down": _database_down,
+}
+
+
+@pytest.mark.parametrize("on_drift", ["warn", "error"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_an_internal_failure_is_one_warning_and_init_goes_on(
+    project: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    on_drift: str,
+) -> None:
+    if on_drift == "error":
+        (tmp_path / "pyproject.toml").write_text(ON_DRIFT_ERROR)
+    break_it = FAILURES[failure]
+    break_it(*(tmp_path if "tmp_path" in inspect.signature(break_it).parameters else monkeypatch,))
+    seen: list[bool] = []
+
+    async def body() -> None:
+        seen.append(Tortoise.apps is not None)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        in_tortoise(project, body)
+    drifted = [w for w in caught if issubclass(w.category, march.MarchDriftWarning)]
+    assert seen == [True], "Tortoise.init returned and the app went on"
+    assert len(drifted) == 1, [str(w.message) for w in drifted]
+    assert "drift check skipped" in str(drifted[0].message)
+    assert drifted[0].filename == __file__
+
+
+def test_a_failing_drift_handler_is_a_warning_and_the_drift_still_reported(
+    project: Project, tmp_path: Path
+) -> None:
+    def handler(**_: Any) -> None:
+        raise RuntimeError("handler bug")
+
+    march.signals.drift_detected.connect(handler)
+    try:
+        project.write_models({"app": V2})
+        caught = init(project)
+        (tmp_path / "pyproject.toml").write_text(ON_DRIFT_ERROR)
+        with pytest.raises(march.MarchDriftError, match="field email added"):
+            init(project)
+    finally:
+        march.signals.drift_detected.disconnect(handler)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert "handler bug" in messages[0] and "field email added" in messages[1]
+
+
 def test_environment_overrides_on_drift(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORTOISE_MARCH_ON_DRIFT", "ignore")
     project.write_models({"app": V2})
@@ -138,21 +244,41 @@ def test_install_is_idempotent_and_keeps_the_signature() -> None:
     march.install()
 
 
-def test_defining_a_tracked_model_installs_the_wrapper() -> None:
-    march.uninstall()
+def test_importing_the_package_installs_the_wrapper() -> None:
+    code = (
+        "from tortoise import Tortoise\n"
+        "before = Tortoise.init\n"
+        "import tortoise_march_ext\n"
+        "from tortoise_march_ext.runtime import drift\n"
+        "assert drift.installed() and Tortoise.init != before\n"
+        "assert Tortoise.init.__func__.__march_wrapped__\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
 
-    class Meta(march.Meta):
-        pass
 
-    assert drift.installed()
-    del Meta
+def test_meta_imports_nothing_of_the_package() -> None:
+    tree = ast.parse(Path(march.meta.__file__ or "").read_text())
+    imported = [
+        node.module or "."
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.level or "march" in (node.module or ""))
+    ]
+    imported += [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if "march" in alias.name
+    ]
+    assert imported == []
 
 
 def test_warm_cache_does_not_import_migrations(
     project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert init(project) == []
-    assert (tmp_path / "migrations" / ".march_cache" / "history.pickle").is_file()
+    assert (tmp_path / "migrations" / ".march_cache" / cache.CACHE_FILE).is_file()
     calls: list[Path] = []
     real = cache.load_migrations
 

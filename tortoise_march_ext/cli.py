@@ -253,8 +253,8 @@ async def _check(args: argparse.Namespace) -> int:
     report = await commands.check(
         commands.load_config(config=args.config, location=args.location), database=args.database
     )
-    if not report.drifted:
-        _out("No drift: the models match the migration files.")
+    if not report:
+        _out(f"No drift: the models match the migration files ({', '.join(report.apps)}).")
         return EXIT_OK
     for line in report.differences:
         _out(f"- {line}")

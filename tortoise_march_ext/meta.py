@@ -1,4 +1,9 @@
-"""The opt-in Meta mixin: ``class Meta(march.Meta): ...`` marks a model as tracked."""
+"""The opt-in Meta mixin: ``class Meta(march.Meta): ...`` marks a model as tracked.
+
+This is the bottom floor (``schema.extract`` reads it): it imports nothing of the package. The
+``Tortoise.init`` wrapper is installed by ``import tortoise_march_ext``, which importing this
+module implies.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,6 @@ class Meta:
     __march_tracked__ = True
     march_constraints: tuple[Any, ...] = ()
     march_extensions: tuple[Any, ...] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        from .runtime.drift import install
-
-        install()
 
 
 def is_tracked(model: Any) -> bool:

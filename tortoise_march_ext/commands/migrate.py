@@ -166,8 +166,16 @@ async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: boo
 
 # -- check ---------------------------------------------------------------------------------------
 async def check(config: MarchConfig, *, database: bool = False) -> DriftReport:
-    """Return how the models differ from the migration files (and, asked, what is pending)."""
+    """Return how the models differ from the migration files (and, asked, what is pending).
+
+    Raise ConfigError with the opt-in hint when nothing is tracked (no models, no files).
+    """
+    from ..exceptions import ConfigError
     from ..runtime.drift import check as drift_check
+    from .make import NO_TRACKED
 
     async with open_project(config, load=False):
-        return await drift_check(config, database=database)
+        report = await drift_check(config, database=database)
+    if not report.apps:
+        raise ConfigError(NO_TRACKED)  # "no drift" while tracking nothing would pass CI blindly
+    return report

@@ -9,18 +9,22 @@ as MarchDriftError with ``on_drift = "error"``). No database round trip unless
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
 
 from ..autodetect.autodetector import detect_changes
 from ..config import MarchConfig, load_config
-from ..exceptions import MarchDriftError, MarchDriftWarning, MarchError
+from ..exceptions import ConfigError, MarchDriftError, MarchDriftWarning, MarchError
 from ..operations import (
     AddField,
     AlterField,
@@ -34,9 +38,10 @@ from ..operations import (
 from ..project import drift_check_is_suppressed, tortoise_apps
 from ..schema.extract import extract_state
 from . import signals
-from .cache import load_history
+from .cache import History, load_history
 
 logger = logging.getLogger("tortoise_march_ext")
+SKIPPED = "tortoise-march-ext drift check skipped"
 FIX = "run `python -m tortoise_march_ext makemigrations` to write the migration"
 
 _PHRASES: dict[type, Callable[[Any], str]] = {
@@ -58,15 +63,23 @@ def difference(app: str, operation: Operation) -> str:
 
 @dataclass
 class DriftReport:
-    """Differences between the models and the migration files, and pending migrations."""
+    """Differences between the models and the migration files, and pending migrations.
+
+    True when anything needs attention. ``apps`` are the apps compared: those with tracked
+    models or migration files (empty: nothing is tracked).
+    """
 
     differences: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
         """Return whether anything needs attention."""
         return bool(self.differences or self.pending)
+
+    def __bool__(self) -> bool:
+        return self.drifted
 
     @property
     def message(self) -> str:
@@ -86,13 +99,8 @@ class DriftReport:
         return ". ".join(parts)
 
 
-async def check(config: MarchConfig | None = None, *, database: bool | None = None) -> DriftReport:
-    """Compare the initialised Tortoise models with the migration files; change nothing.
-
-    With ``database=True`` (default: the config's ``drift_check_database``) also list the
-    migrations not applied yet.
-    """
-    config = config or load_config()
+def _compare(config: MarchConfig) -> tuple[DriftReport, History]:
+    """Return the differences between the initialised models and the files, and the history."""
     apps = tortoise_apps()
     models = extract_state(apps, track=config.track)
     history = load_history(config.migrations_dir)
@@ -103,8 +111,25 @@ async def check(config: MarchConfig | None = None, *, database: bool | None = No
             difference(app, op)
             for app in sorted(changes.operations)
             for op in changes.operations[app]
-        ]
+        ],
+        apps=sorted(selected),
     )
+    return report, history
+
+
+async def check(config: MarchConfig | None = None, *, database: bool | None = None) -> DriftReport:
+    """Compare the initialised Tortoise models with the migration files; change nothing.
+
+    With ``database=True`` (default: the config's ``drift_check_database``) also list the
+    migrations not applied yet.
+    """
+    if Tortoise.apps is None:
+        raise ConfigError(
+            "Tortoise is not initialised: call march.check() after Tortoise.init (or "
+            "RegisterTortoise), or run `python -m tortoise_march_ext check`"
+        )
+    config = config or load_config()
+    report, history = _compare(config)
     if database if database is not None else config.drift_check_database:
         from .ensure import pending_migrations
 
@@ -113,34 +138,174 @@ async def check(config: MarchConfig | None = None, *, database: bool | None = No
 
 
 async def _after_init() -> None:
+    """Check for drift after ``Tortoise.init``; never break it except for real drift.
+
+    Only drift found with ``on_drift = "error"`` raises (MarchDriftError). Anything else that
+    goes wrong (a bad config, a broken migration file, a database that is down, a bug) is one
+    MarchDriftWarning, and the application's ``Tortoise.init`` goes on.
+    """
     try:
         config = load_config()
-    except MarchError as exc:
-        warnings.warn(f"tortoise-march-ext drift check skipped: {exc}", MarchDriftWarning, 3)
-        return
-    if config.on_drift == "ignore":
-        return
-    try:
+        if config.on_drift == "ignore":
+            return
         report = await check(config)
-    except MarchError as exc:
-        if config.on_drift == "error":
-            raise
-        report = DriftReport([f"the drift check failed: {exc}"])
+    except Exception as exc:
+        _warn(f"{SKIPPED}: {_reason(exc)}")
+        return
     if not report.drifted:
         return
-    await signals.drift_detected.send(report=report)
+    await _send_drift_detected(report)
     if config.on_drift == "error":
         raise MarchDriftError(report.message)
-    logger.warning(report.message)
-    warnings.warn(report.message, MarchDriftWarning, stacklevel=3)
+    _warn(report.message)
+
+
+async def _send_drift_detected(report: DriftReport, stacklevel: int = 5) -> None:
+    try:
+        await signals.drift_detected.send(report=report)
+    except Exception as exc:
+        _warn(f"tortoise-march-ext: {_reason(exc)}", stacklevel)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, MarchError):
+        return str(exc)
+    logger.debug("the drift check failed", exc_info=exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _warn(message: str, stacklevel: int = 4) -> None:
+    """Log ``message`` and warn it at the caller of ``Tortoise.init`` (``stacklevel`` up)."""
+    logger.warning(message)
+    warnings.warn(message, MarchDriftWarning, stacklevel=stacklevel)
+
+
+# -- a Tortoise.init that was running before the wrapper existed --------------------------------
+# When the models module is the first to import this package, ``Tortoise.init`` is already running
+# (it imports the models) and the wrapper comes too late for it. That init's context is then
+# watched: the moment Tortoise marks it initialised (``ctx._inited = True``, the last thing
+# ``TortoiseContext.init`` does) the check runs, synchronously, inside that init.
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _running_init_context() -> Any:
+    """Return the TortoiseContext whose ``init`` is running below the caller, or None."""
+    try:
+        from tortoise.context import TortoiseContext
+    except ImportError:  # a Tortoise without contexts: nothing to watch
+        return None
+    code = TortoiseContext.init.__code__
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back  # type: ignore[assignment]
+    ctx = frame.f_locals.get("self") if frame is not None else None
+    return ctx if isinstance(ctx, TortoiseContext) else None
+
+
+_watched_classes: dict[type, type] = {}
+
+
+def _watched(base: type) -> type:
+    """Return the subclass of ``base`` whose ``_inited = True`` runs the late check once."""
+    if base in _watched_classes:
+        return _watched_classes[base]
+
+    def get(ctx: Any) -> Any:
+        return ctx.__dict__.get("_inited", False)
+
+    def set_(ctx: Any, value: Any) -> None:
+        ctx.__dict__["_inited"] = value
+        if value:
+            ctx.__class__ = base
+            if installed() and not drift_check_is_suppressed():
+                _late_check()
+
+    attrs = {"_inited": property(get, set_), "__march_watched__": True}
+    return _watched_classes.setdefault(base, type(base.__name__, (base,), attrs))
+
+
+def _watch_running_init() -> None:
+    """Have the Tortoise.init running below the caller (if any) checked when it finishes."""
+    ctx = _running_init_context()
+    if ctx is not None and not getattr(type(ctx), "__march_watched__", False):
+        ctx.__class__ = _watched(type(ctx))
+
+
+def _unwatch_current() -> None:
+    try:
+        from tortoise.context import get_current_context
+    except ImportError:  # a Tortoise without contexts: nothing is watched
+        return
+    ctx = get_current_context()
+    if ctx is not None and getattr(type(ctx), "__march_watched__", False):
+        ctx.__class__ = type(ctx).__mro__[1]
+
+
+def _app_stacklevel() -> int:
+    """Return the stacklevel, for ``_warn`` called by our caller, of the first frame that is
+    neither Tortoise's nor ours: the application's call of ``Tortoise.init``."""
+    import tortoise
+
+    folders = (Path(tortoise.__file__).parent, Path(__file__).parents[1])
+    ours = tuple(f"{folder}{os.sep}" for folder in folders)
+    level, frame = 3, sys._getframe(2)  # frame 2, the setter, is level 3 of _warn
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(ours):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+def _late_check() -> None:
+    """Run the drift check inside the finishing init; the async parts follow as a task."""
+    try:
+        config = load_config()
+        if config.on_drift == "ignore":
+            return
+        report, history = _compare(config)
+    except Exception as exc:
+        _warn(f"{SKIPPED}: {_reason(exc)}", _app_stacklevel())
+        return
+    if report.drifted or config.drift_check_database:
+        _spawn(_late_rest(config, report, history))
+    if report.drifted:
+        if config.on_drift == "error":
+            raise MarchDriftError(report.message)
+        _warn(report.message, _app_stacklevel())
+
+
+def _spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` as a task of the running loop, kept referenced until it is done."""
+    task = asyncio.get_running_loop().create_task(work)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def _late_rest(config: MarchConfig, report: DriftReport, history: History) -> None:
+    """Finish a late check: pending migrations (when asked for) and the drift_detected signal."""
+    if config.drift_check_database:
+        try:
+            from .ensure import pending_migrations
+
+            report.pending = await pending_migrations(config, history)
+        except Exception as exc:
+            _warn(f"{SKIPPED}: {_reason(exc)}", 2)
+            return
+        if report.pending:
+            _warn(DriftReport(pending=report.pending).message, 2)
+    if report.drifted:
+        await _send_drift_detected(report, 3)
 
 
 _original: Any = None
 
 
 def install() -> None:
-    """Wrap ``Tortoise.init`` with the drift check (idempotent)."""
+    """Wrap ``Tortoise.init`` with the drift check (idempotent).
+
+    Called on ``import tortoise_march_ext``. When that import happens inside a running
+    ``Tortoise.init`` (the models module imports the package), that init is checked too.
+    """
     global _original
+    _watch_running_init()
     if _original is not None:
         return
     original = Tortoise.__dict__["init"]
@@ -148,6 +313,7 @@ def install() -> None:
 
     @functools.wraps(func)
     async def init(cls: type[Tortoise], *args: Any, **kwargs: Any) -> Any:
+        _unwatch_current()  # this call is checked below, not by a late check
         result = await func(cls, *args, **kwargs)
         if not drift_check_is_suppressed():
             await _after_init()
