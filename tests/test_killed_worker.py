@@ -201,11 +201,13 @@ def test_a_killed_worker_leaves_nothing_and_the_next_applies_once(
 
 
 def waiting_in_the_migration(url: str) -> dict[int, str]:
-    """Return {pid: statement} of the sessions waiting for a lock in a statement of MIGRATION."""
+    """Return {pid: statement} of the sessions waiting for a lock in a statement of MIGRATION's
+    transaction (which also creates the recorder on a fresh database)."""
     rows = pg_fetch(
         url,
         "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND (query LIKE '%slow_marker%' OR query LIKE $1)",
+        "AND wait_event_type = 'Lock' AND (query LIKE '%slow_marker%' OR query LIKE $1 "
+        "OR query LIKE '%tortoise_march_migrations%')",
         f"%pg_advisory_xact_lock({GATE_KEY})%",
     )
     return {r[0]: r[1] for r in rows}
