@@ -51,16 +51,19 @@ class SqliteEditor(SchemaEditor):
     fk_check_sql = "PRAGMA foreign_key_check"
 
     def split_statements(self, sql: str) -> list[str]:
-        """Split ``sql`` into complete statements, as SQLite's own tokenizer ends them."""
-        statements, current = [], ""
-        for line in sql.splitlines(keepends=True):
-            current += line
-            if sqlite3.complete_statement(current):
-                statements.append(current.strip())
-                current = ""
-        if current.strip():
-            statements.append(current.strip())
-        return [s for s in statements if s.rstrip(";").strip()]
+        """Split ``sql`` into complete statements, as SQLite's own tokenizer ends them.
+
+        Every ``;`` is a candidate end; ``sqlite3.complete_statement`` says whether it ends a
+        statement or sits inside a string, a quoted name, a comment or a trigger body.
+        """
+        statements, start, end = [], 0, sql.find(";")
+        while end != -1:
+            if sqlite3.complete_statement(sql[start : end + 1]):
+                statements.append(sql[start : end + 1].strip())
+                start = end + 1
+            end = sql.find(";", end + 1)
+        statements.append(sql[start:].strip())
+        return [s for s in statements if not _only_comments(s)]
 
     def bool_literal(self, value: bool) -> str:
         """Render booleans as SQLite stores them."""
@@ -179,3 +182,19 @@ def _comparable(change: TableChange, column: Column) -> Column:
     if reference and reference.table == change.old.name:
         reference = reference.__class__(change.new.name, reference.column, reference.on_delete)
     return Column(**{**column.__dict__, "description": None, "reference": reference})
+
+
+def _only_comments(sql: str) -> bool:
+    """Return whether ``sql`` holds nothing but whitespace, comments and semicolons."""
+    rest = sql.strip()
+    while rest:
+        if rest.startswith("--"):
+            _, _, rest = rest.partition("\n")
+        elif rest.startswith("/*"):
+            _, _, rest = rest.partition("*/")
+        elif rest.startswith(";"):
+            rest = rest[1:]
+        else:
+            return False
+        rest = rest.strip()
+    return True
