@@ -661,3 +661,49 @@ flag = fields.BooleanField(db_default=True)
         ],
     ),
 ]
+
+AUTHOR = model("Author", f"{ID}\nname = fields.CharField(max_length=50)")
+SCENARIOS += [
+    Scenario(
+        "int_field_becomes_a_foreign_key_of_the_same_name",
+        [
+            one(
+                AUTHOR,
+                model("Book", f"{ID}\nauthor = fields.IntField()"),
+                rows=[
+                    "INSERT INTO author (id, name) VALUES (1, 'ann')",
+                    "INSERT INTO book (author) VALUES (1)",
+                ],
+            ),
+            one(
+                AUTHOR,
+                model(
+                    "Book",
+                    f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
+                ),
+                expect={"SELECT author_id FROM book": [(1,)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "foreign_key_becomes_an_int_field_of_the_same_name",
+        [
+            one(
+                AUTHOR,
+                model(
+                    "Book",
+                    f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
+                ),
+                rows=[
+                    "INSERT INTO author (id, name) VALUES (1, 'ann')",
+                    "INSERT INTO book (author_id) VALUES (1)",
+                ],
+            ),
+            one(
+                AUTHOR,
+                model("Book", f"{ID}\nauthor = fields.IntField()"),
+                expect={"SELECT author FROM book": [(1,)]},
+            ),
+        ],
+    ),
+]

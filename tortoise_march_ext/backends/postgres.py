@@ -290,16 +290,13 @@ class PostgresEditor(SchemaEditor):
                 f"ALTER TABLE {self.quote(new_t)} RENAME COLUMN {self.quote(o.name)} "
                 f"TO {self.quote(n.name)};"
             )
-        if o.unique and n.unique:
-            out += self._rename_constraint(
-                new_t, pg_name(old_t, o.name, "key"), pg_name(new_t, n.name, "key")
-            )
-        if o.reference and n.reference:
-            out += self._rename_constraint(
-                new_t, pg_name(old_t, o.name, "fkey"), pg_name(new_t, n.name, "fkey")
-            )
+        for label in ("key", "fkey"):
+            if _carries(o, n, label):
+                out += self._rename_constraint(
+                    new_t, pg_name(old_t, o.name, label), pg_name(new_t, n.name, label)
+                )
         old_seq, new_seq = pg_name(old_t, o.name, "seq"), pg_name(new_t, n.name, "seq")
-        if o.generated and n.generated and old_seq != new_seq:
+        if _carries(o, n, "seq") and old_seq != new_seq:
             out.append(f"ALTER SEQUENCE {self.quote(old_seq)} RENAME TO {self.quote(new_seq)};")
         return out
 
@@ -323,14 +320,14 @@ class PostgresEditor(SchemaEditor):
         reference_changed = not self._same_reference(change, o, n)
         out = []
         if reference_changed and o.reference:
-            out.append(self._drop_constraint(name, pg_name(name, n.name, "fkey")))
+            out.append(self._drop_constraint(name, _current_name(change, o, n, "fkey")))
         if o.unique and not n.unique:
-            out.append(self._drop_constraint(name, pg_name(name, n.name, "key")))
+            out.append(self._drop_constraint(name, _current_name(change, o, n, "key")))
         if o.primary_key and not n.primary_key:
             out.append(self._drop_constraint(name, pg_name(name, None, "pkey")))
         if o.generated and not n.generated:
             out.append(f"{alter} DROP DEFAULT;")
-            out.append(f"DROP SEQUENCE {self.quote(pg_name(name, n.name, 'seq'))};")
+            out.append(f"DROP SEQUENCE {self.quote(_current_name(change, o, n, 'seq'))};")
         new_type = self.column_type(n)
         if self.column_type(o) != new_type:
             out.append(f"{alter} TYPE {new_type} USING {col}::{new_type};")
@@ -471,6 +468,25 @@ class PostgresEditor(SchemaEditor):
             "WHERE table_schema = current_schema() AND table_name = $1",
             [RECORDER_TABLE],
         )
+
+
+def _carries(old: Column, new: Column, label: str) -> bool:
+    """Return whether the implicit ``label`` object (``key``, ``fkey``, ``seq``) of a column is
+    kept through a change, and so renamed with the column and table, rather than dropped."""
+    if label == "key":
+        return old.unique and new.unique
+    if label == "fkey":
+        return old.reference is not None and new.reference is not None
+    return old.generated and new.generated
+
+
+def _current_name(change: TableChange, old: Column, new: Column, label: str) -> str:
+    """Return the name the implicit ``label`` object of column ``old`` has once the renames of
+    ``change`` ran: renamed after the new table and column when it is kept, else still named
+    after the old ones (PostgreSQL does not rename them with the column or the table)."""
+    if _carries(old, new, label):
+        return pg_name(change.new.name, new.name, label)
+    return pg_name(change.old.name, old.name, label)
 
 
 def _index_key(index: TableIndex) -> tuple[Any, ...]:
