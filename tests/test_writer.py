@@ -209,6 +209,33 @@ def test_generated_files_pass_ruff_untouched(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def wide_operations() -> list[migrations.Operation]:
+    """Return operations whose lines fit by characters but not by width (CJK counts two)."""
+    return [
+        migrations.CreateModel(
+            name="Shelf",
+            table="图书馆里的各种各样的书籍",
+            fields=[
+                ("id", fields.IntField(primary_key=True)),
+                ("number", fields.IntField(source_field="书架的名称和编号", db_index=True)),
+                ("note", fields.CharField(max_length=9, default="书架的位置和楼层书架的位置")),
+                ("mark", fields.CharField(max_length=9, default="é" * 40)),
+            ],
+        ),
+    ]
+
+
+def test_wide_characters_are_measured_as_ruff_measures_them(tmp_path: Path) -> None:
+    (tmp_path / "wide.py").write_text(render(wide_operations()), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_unknown_values_are_refused_with_a_hint() -> None:
     with pytest.raises(SerializationError, match="object.*into a migration file"):
         serialize(object(), Imports())
