@@ -17,9 +17,7 @@ import anyio
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
-
-NAME_MAX = 63
-
+from .names import PG_NAME_BYTES, pg_name
 
 INVALID_INDEX = (
     "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -39,7 +37,7 @@ class ConcurrentIndex:
         return self.sql
 
     async def _drop_invalid(self, conn: Any) -> None:
-        _, rows = await conn.execute_query(INVALID_INDEX, [self.name])
+        _, rows = await conn.execute_query(INVALID_INDEX, [PostgresEditor().stored_name(self.name)])
         if rows:
             quoted = PostgresEditor().quote(self.name)
             await conn.execute_script(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted};")
@@ -71,24 +69,11 @@ class PinnedConnection:
         return len(rows), rows
 
 
-def pg_name(table: str, column: str | None, label: str) -> str:
-    """Return the name PostgreSQL gives an implicit object (makeObjectName's truncation)."""
-    overhead = len(label) + 1 + (1 if column else 0)
-    available = NAME_MAX - overhead
-    n1, n2 = len(table), len(column or "")
-    while n1 + n2 > available:
-        if n1 > n2:
-            n1 -= 1
-        else:
-            n2 -= 1
-    middle = f"_{(column or '')[:n2]}" if column else ""
-    return f"{table[:n1]}{middle}_{label}"
-
-
 class PostgresEditor(SchemaEditor):
     """DDL for PostgreSQL, as Tortoise's asyncpg and psycopg backends build schemas."""
 
     dialect = "postgres"
+    identifier_max_bytes = PG_NAME_BYTES
     supports_not_valid = True
     supports_include = True
     supports_concurrently = True
@@ -357,7 +342,7 @@ class PostgresEditor(SchemaEditor):
 
     def _make_serial(self, table: str, column: Column) -> list[str]:
         seq = self.quote(pg_name(table, column.name, "seq"))
-        seq_text = self.quote_string(pg_name(table, column.name, "seq"))
+        seq_text = self.quote_string(seq)
         col, quoted = self.quote(column.name), self.quote(table)
         return [
             f"CREATE SEQUENCE {seq} AS {self.column_type(column)} OWNED BY {quoted}.{col};",
