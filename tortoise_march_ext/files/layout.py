@@ -128,7 +128,8 @@ def _flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
     items = _items(node)  # type: ignore[arg-type]
     if items is None:
         return text_width(code(node))
-    inner = sum(_value_prefix(i) + flat_length(i.value, memo) for i in items)  # type: ignore[attr-defined]
+    values: list[cst.CSTNode] = [i.value for i in items]  # type: ignore[attr-defined]
+    inner = sum(_value_prefix(i) for i in items) + sum(flat_length(v, memo) for v in values)
     inner += 2 * max(len(items) - 1, 0)
     if isinstance(node, cst.Tuple) and len(items) == 1:
         inner += 1
