@@ -164,3 +164,26 @@ def test_rebuild_refuses_a_trigger_that_needs_a_removed_column(
     assert _rows(person, "SELECT name FROM person") == [("ann",)]
     recorded = "SELECT name FROM tortoise_march_migrations"
     assert _rows(person, recorded) == [("0001_initial",)]
+
+
+def test_rebuild_keeps_views_that_read_the_table(person: Project) -> None:
+    _rows(person, "CREATE VIEW names AS SELECT name FROM person")
+    _rows(person, "CREATE VIEW broken AS SELECT missing FROM log")
+    _rows(person, "INSERT INTO person (name, nick) VALUES ('ann', 'a')")
+    _rebuild_to(person, WIDER)
+    person.migrate()
+    assert _rows(person, "SELECT name FROM names") == [("ann",)]
+    person.migrate("app", "0001")
+    assert _rows(person, "SELECT name FROM names") == [("ann",)]
+
+
+def test_rebuild_refuses_a_view_that_needs_a_removed_column(person: Project) -> None:
+    _rows(person, "CREATE VIEW nicks AS SELECT nick FROM person")
+    _rebuild_to(person, NO_NICK)
+    with pytest.raises(MigrationFailed) as failed:
+        person.migrate()
+    message = str(failed.value)
+    assert "view nicks does not fit the rebuilt table person (no such column: nick)" in message
+    assert 'DROP VIEW "nicks"' in message
+    assert [r[1] for r in _rows(person, "PRAGMA table_info(person)")] == ["id", "name", "nick"]
+    assert _rows(person, "SELECT count(*) FROM nicks") == [(0,)]

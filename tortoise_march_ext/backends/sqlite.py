@@ -27,6 +27,7 @@ TRIGGERS = (
 )
 HAS_SEQUENCE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
 SEQUENCE = "SELECT seq FROM sqlite_sequence WHERE name = ?"
+VIEWS = "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
 _UPDATE_OF = re.compile(r"\bUPDATE\s+OF\s+(.+?)\s+ON\s", re.IGNORECASE | re.DOTALL)
 _NAME = re.compile(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[^\s,]+')
 
@@ -38,8 +39,9 @@ class SwapTable:
     DROP TABLE takes the table's triggers and its ``sqlite_sequence`` row with it. This reads
     both first, then drops the old table, renames the copy, recreates each trigger (checking that
     SQLite can still compile it against the new columns) and carries the AUTOINCREMENT counter
-    over, so deleted ids are not handed out again. A trigger that no longer fits refuses the
-    whole swap, inside a savepoint, so nothing changes.
+    over, so deleted ids are not handed out again. Views that read the table stay; each one that
+    compiled before must still compile. A trigger or view that no longer fits refuses the whole
+    swap, inside a savepoint, so nothing changes.
     """
 
     drop: str
@@ -53,19 +55,23 @@ class SwapTable:
     def __str__(self) -> str:
         return (
             f"{self.drop}\n{self.rename}\n"
-            f"-- then the triggers of {self.old} are recreated and its AUTOINCREMENT counter kept"
+            f"-- then the triggers of {self.old} are recreated, its AUTOINCREMENT counter kept "
+            "and the views checked"
         )
 
     async def run(self, conn: Any, connection_for: Any = None) -> None:
-        """Swap the tables inside a savepoint; undo everything if a trigger does not fit."""
+        """Swap the tables inside a savepoint; undo everything if a trigger or view does not fit."""
         _, triggers = await conn.execute_query(TRIGGERS, [self.old])
         sequence = await self._sequence(conn, self.old)
+        views = await self._working_views(conn)
         await conn.execute_query("SAVEPOINT march_swap")
         try:
             await conn.execute_query(self.drop)
-            await conn.execute_query(self.rename)
+            await self._rename(conn)
             for name, sql in triggers:
                 await self._recreate(conn, name, sql)
+            for view in views:
+                await self._check_view(conn, view)
             if self.autoincrement and sequence is not None:
                 await self._keep_sequence(conn, sequence)
         except BaseException:
@@ -74,6 +80,40 @@ class SwapTable:
                 await conn.execute_query("RELEASE march_swap")
             raise
         await conn.execute_query("RELEASE march_swap")
+
+    async def _rename(self, conn: Any) -> None:
+        """Rename the copy with ``legacy_alter_table`` on, as Django does: SQLite then does not
+        re-check every view and trigger, which still name the table just dropped."""
+        _, rows = await conn.execute_query("PRAGMA legacy_alter_table")
+        await conn.execute_query("PRAGMA legacy_alter_table = ON")
+        try:
+            await conn.execute_query(self.rename)
+        finally:
+            setting = "ON" if rows and rows[0][0] else "OFF"
+            await conn.execute_query(f"PRAGMA legacy_alter_table = {setting}")
+
+    async def _working_views(self, conn: Any) -> list[str]:
+        """Return the views SQLite can compile now (one already broken is not ours to judge)."""
+        _, rows = await conn.execute_query(VIEWS)
+        working = []
+        for (name,) in rows:
+            try:
+                await conn.execute_query(_view_probe(name))
+            except Exception:  # noqa: BLE001 - any failure means "does not compile"
+                continue
+            working.append(name)
+        return working
+
+    async def _check_view(self, conn: Any, name: str) -> None:
+        try:
+            await conn.execute_query(_view_probe(name))
+        except Exception as exc:
+            drop = f"DROP VIEW {SqliteEditor().quote(name)}"
+            raise MigrationFailed(
+                f"view {name} does not fit the rebuilt table {self.new} ({exc}); drop it in a "
+                f"RunSQL before this operation ({drop}) and create it again after it if it is "
+                "still wanted"
+            ) from exc
 
     async def _recreate(self, conn: Any, name: str, sql: str) -> None:
         missing = [c for c in _update_of(sql) if c.lower() not in {n.lower() for n in self.columns}]
@@ -108,6 +148,10 @@ class SwapTable:
             await conn.execute_query(
                 "UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [value, self.new]
             )
+
+
+def _view_probe(name: str) -> str:
+    return f"EXPLAIN SELECT * FROM {SqliteEditor().quote(name)}"
 
 
 def _update_of(sql: str) -> list[str]:
