@@ -661,3 +661,89 @@ flag = fields.BooleanField(db_default=True)
         ],
     ),
 ]
+
+AUTHOR = model("Author", f"{ID}\nname = fields.CharField(max_length=50)")
+SCENARIOS += [
+    Scenario(
+        "int_field_becomes_a_foreign_key_of_the_same_name",
+        [
+            one(
+                AUTHOR,
+                model("Book", f"{ID}\nauthor = fields.IntField()"),
+                rows=[
+                    "INSERT INTO author (id, name) VALUES (1, 'ann')",
+                    "INSERT INTO book (author) VALUES (1)",
+                ],
+            ),
+            one(
+                AUTHOR,
+                model(
+                    "Book",
+                    f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
+                ),
+                expect={"SELECT author_id FROM book": [(1,)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "foreign_key_becomes_an_int_field_of_the_same_name",
+        [
+            one(
+                AUTHOR,
+                model(
+                    "Book",
+                    f'{ID}\nauthor = fields.ForeignKeyField("app.Author", related_name="books")',
+                ),
+                rows=[
+                    "INSERT INTO author (id, name) VALUES (1, 'ann')",
+                    "INSERT INTO book (author_id) VALUES (1)",
+                ],
+            ),
+            one(
+                AUTHOR,
+                model("Book", f"{ID}\nauthor = fields.IntField()"),
+                expect={"SELECT author FROM book": [(1,)]},
+            ),
+        ],
+    ),
+]
+
+# Names over PostgreSQL's 63 bytes: a Cyrillic table (56 bytes) whose inline UNIQUE gets the name
+# PostgreSQL derives (cut by bytes, at a character boundary), and CJK columns whose Tortoise-derived
+# index and unique_together names pass 63 bytes (PostgreSQL cuts the name it stores). Field names
+# stay ASCII: they end up in migration file names.
+CYRILLIC = "книги_и_прочие_издания_библиот"
+CJK = "图书馆里的各种各样的书籍"
+SHELF_NO = 'number = fields.IntField({}source_field="书架的名称和编号")'
+SHELF_AT = 'floor = fields.IntField(source_field="书架的位置和楼层")'
+SCENARIOS += [
+    Scenario(
+        "unique_and_index_names_past_63_bytes",
+        [
+            one(
+                model(
+                    "Book",
+                    f"{ID}\ntitle = fields.CharField(max_length=20, unique=True)\n"
+                    "code = fields.IntField(db_index=True)",
+                    table=CYRILLIC,
+                ),
+                model(
+                    "Shelf",
+                    f"{ID}\n{SHELF_NO.format('db_index=True, ')}\n{SHELF_AT}",
+                    'unique_together = (("number", "floor"),)',
+                    table=CJK,
+                ),
+                rows=[f"INSERT INTO {CYRILLIC} (title, code) VALUES ('a', 1)"],
+            ),
+            one(
+                model(
+                    "Book",
+                    f"{ID}\ntitle = fields.CharField(max_length=20)\ncode = fields.IntField()",
+                    table=CYRILLIC,
+                ),
+                model("Shelf", f"{ID}\n{SHELF_NO.format('')}\n{SHELF_AT}", table=CJK),
+                expect={f"SELECT count(*) FROM {CYRILLIC}": [(1,)]},
+            ),
+        ],
+    ),
+]

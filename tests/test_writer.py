@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import difflib
+import enum
 import os
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def every_value_operations() -> list[migrations.Operation]:
         "ratio": 2.5,
         "flag": True,
         "money": decimal.Decimal("12.50"),
+        "whole": decimal.Decimal("7"),
         "day": datetime.date(2024, 2, 29),
         "moment": datetime.datetime(2024, 2, 29, 12, 30, 5, 7, tzinfo=datetime.timezone.utc),
         "naive": datetime.datetime(2024, 1, 1, 0, 0),
@@ -207,6 +209,105 @@ def test_generated_files_pass_ruff_untouched(tmp_path: Path) -> None:
             check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def wide_operations() -> list[migrations.Operation]:
+    """Return operations whose lines fit by characters but not by width (CJK counts two)."""
+    return [
+        migrations.CreateModel(
+            name="Shelf",
+            table="图书馆里的各种各样的书籍",
+            fields=[
+                ("id", fields.IntField(primary_key=True)),
+                ("number", fields.IntField(source_field="书架的名称和编号", db_index=True)),
+                ("note", fields.CharField(max_length=9, default="书架的位置和楼层书架的位置")),
+                ("mark", fields.CharField(max_length=9, default="é" * 40)),
+            ],
+        ),
+    ]
+
+
+def test_wide_characters_are_measured_as_ruff_measures_them(tmp_path: Path) -> None:
+    (tmp_path / "wide.py").write_text(render(wide_operations()), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class Size(enum.Enum):
+    BIG = "big"
+
+
+# Every form a value can take in a file: ruff's default rules flag some of them (FURB157:
+# ``Decimal("1")``), and some have no literal at all (``nan``, ``inf``, ``-0.0``).
+VALUE_FORMS: dict[str, object] = {
+    "whole": decimal.Decimal("7"),
+    "negative_whole": decimal.Decimal("-3"),
+    "big_whole": decimal.Decimal("123456789012345678901234567890"),
+    "zero": decimal.Decimal("0"),
+    "negative_zero": decimal.Decimal("-0"),
+    "scaled": decimal.Decimal("1E+2"),
+    "cents": decimal.Decimal("0.10"),
+    "tiny": decimal.Decimal("-1.5E-10"),
+    "not_a_number": decimal.Decimal("NaN"),
+    "infinite": decimal.Decimal("-Infinity"),
+    "float_nan": float("nan"),
+    "float_inf": float("inf"),
+    "float_negative_inf": float("-inf"),
+    "float_negative_zero": -0.0,
+    "float_huge": 1e300,
+    "float_small": 5e-324,
+    "big_int": -(2**70),
+    "empty": [(), {}, [], ""],
+    "one_tuple": ("x",),
+    "unicode": "ünïcødé 图书 \u200b\x7f\r",
+    "quotes": "'\"'",
+    "raw": b"\x00\x7f\x80'\"\\",
+    "enum": Size.BIG,
+    "aware_time": datetime.time(8, 15, 0, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+    "midnight": datetime.time(0, 0),
+    "no_span": datetime.timedelta(0),
+    "negative_span": datetime.timedelta(days=-1, seconds=5),
+    "aware": datetime.datetime(2024, 2, 29, 23, 59, 59, tzinfo=datetime.timezone.utc),
+    "uid": uuid.UUID(int=0),
+    "nested": {"k": {1: [None, True, 2.5]}, "": (decimal.Decimal("2"),)},
+}
+
+
+def value_form_operations() -> list[migrations.Operation]:
+    return [
+        migrations.AddField(model="Everything", name=name, field=fields.JSONField(default=value))
+        for name, value in VALUE_FORMS.items()
+    ]
+
+
+def test_every_value_form_passes_ruff_defaults_and_preview(tmp_path: Path) -> None:
+    (tmp_path / "forms.py").write_text(render(value_form_operations()), encoding="utf-8")
+    for args in (
+        ["check", "--isolated"],
+        ["check", "--isolated", "--preview"],
+        ["format", "--isolated", "--check", "--diff"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_value_form_round_trips() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(render(value_form_operations()), "<migration>", "exec"), namespace)  # noqa: S102
+    written = namespace["Migration"].operations  # type: ignore[attr-defined]
+    back = {op.name: op.field.default for op in written}
+    expected = {k: v.value if isinstance(v, enum.Enum) else v for k, v in VALUE_FORMS.items()}
+    assert {k: repr(v) for k, v in back.items()} == {k: repr(v) for k, v in expected.items()}
 
 
 def test_unknown_values_are_refused_with_a_hint() -> None:

@@ -38,6 +38,7 @@ class Migration(migrations.Migration):
                     "money",
                     fields.JSONField(null=True, default=decimal.Decimal("12.50")),
                 ),
+                ("whole", fields.JSONField(null=True, default=decimal.Decimal(7))),
                 (
                     "day",
                     fields.JSONField(null=True, default=datetime.date(2024, 2, 29)),

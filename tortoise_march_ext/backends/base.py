@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from ..exceptions import StateError
 from ..schema.state import NOT_PROVIDED, SqlDefault
 from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex, TableUnique
+from .names import clip_identifier
 
 RECORDER_TABLE = "tortoise_march_migrations"
 RECORDER_COLUMNS = ("id", "app", "name", "checksum", "applied_at")
@@ -84,6 +85,8 @@ class SchemaEditor:
     types: ClassVar[dict[str, str]] = {}
     generated_types: ClassVar[dict[str, str]] = {}
     quote_char: ClassVar[str] = '"'
+    # Bytes of an identifier the database keeps (PostgreSQL: 63); None where names are not cut.
+    identifier_max_bytes: ClassVar[int | None] = None
     # Tortoise's SQLite client runs scripts with executescript(), which commits the open
     # transaction; such backends get one statement at a time through execute_query instead.
     scripts_keep_transaction: ClassVar[bool] = True
@@ -111,9 +114,16 @@ class SchemaEditor:
 
     # -- quoting and literals ------------------------------------------------------------------
     def quote(self, name: str) -> str:
-        """Quote an identifier; the only way identifiers enter SQL."""
+        """Quote an identifier as the database stores it; the only way identifiers enter SQL."""
         q = self.quote_char
+        name = self.stored_name(name)
         return f"{q}{name.replace(q, q * 2)}{q}"
+
+    def stored_name(self, name: str) -> str:
+        """Return ``name`` as the database keeps it (cut to its identifier byte limit)."""
+        if self.identifier_max_bytes is None:
+            return name
+        return clip_identifier(name, self.identifier_max_bytes)
 
     def quote_string(self, text: str) -> str:
         """Return ``text`` as an SQL string literal."""

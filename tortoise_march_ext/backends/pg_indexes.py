@@ -73,6 +73,12 @@ ATTACHED = (
 )
 
 
+def catalog_names(editor: Any, table: str, name: str) -> list[str]:
+    """Return the lookup parameters of an index: the quoted table (for ``::regclass``) and the
+    index name as PostgreSQL stores it (cut to 63 bytes)."""
+    return [editor.quote(table), editor.stored_name(name)]
+
+
 class IndexBuildInProgress(Exception):
     """Another session is still building the index after the wait.
 
@@ -134,7 +140,9 @@ class ConcurrentIndex:
             raise
 
     async def _lookup(self, conn: Any) -> Existing | None:
-        _, rows = await conn.execute_query(LOOKUP, [self.editor.quote(self.table), self.name])
+        _, rows = await conn.execute_query(
+            LOOKUP, catalog_names(self.editor, self.table, self.name)
+        )
         return Existing(**dict(rows[0])) if rows else None
 
     async def _settle(self, conn: Any) -> bool:
@@ -247,7 +255,9 @@ class AttachUnique:
 
     async def run(self, conn: Any, connection_for: Any = None) -> None:
         """Attach the index as a unique constraint unless it is attached already."""
-        _, rows = await conn.execute_query(ATTACHED, [self.editor.quote(self.table), self.name])
+        _, rows = await conn.execute_query(
+            ATTACHED, catalog_names(self.editor, self.table, self.name)
+        )
         if rows:
             logger.warning(
                 "unique constraint %s on %s is already attached; kept",

@@ -14,9 +14,8 @@ from typing import Any, ClassVar
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
+from .names import PG_NAME_BYTES, pg_name
 from .pg_indexes import AttachUnique, ConcurrentIndex
-
-NAME_MAX = 63
 
 
 class PinnedConnection:
@@ -41,24 +40,11 @@ class PinnedConnection:
             yield self
 
 
-def pg_name(table: str, column: str | None, label: str) -> str:
-    """Return the name PostgreSQL gives an implicit object (makeObjectName's truncation)."""
-    overhead = len(label) + 1 + (1 if column else 0)
-    available = NAME_MAX - overhead
-    n1, n2 = len(table), len(column or "")
-    while n1 + n2 > available:
-        if n1 > n2:
-            n1 -= 1
-        else:
-            n2 -= 1
-    middle = f"_{(column or '')[:n2]}" if column else ""
-    return f"{table[:n1]}{middle}_{label}"
-
-
 class PostgresEditor(SchemaEditor):
     """DDL for PostgreSQL, as Tortoise's asyncpg and psycopg backends build schemas."""
 
     dialect = "postgres"
+    identifier_max_bytes = PG_NAME_BYTES
     supports_not_valid = True
     supports_include = True
     supports_concurrently = True
@@ -266,16 +252,13 @@ class PostgresEditor(SchemaEditor):
                 f"ALTER TABLE {self.quote(new_t)} RENAME COLUMN {self.quote(o.name)} "
                 f"TO {self.quote(n.name)};"
             )
-        if o.unique and n.unique:
-            out += self._rename_constraint(
-                new_t, pg_name(old_t, o.name, "key"), pg_name(new_t, n.name, "key")
-            )
-        if o.reference and n.reference:
-            out += self._rename_constraint(
-                new_t, pg_name(old_t, o.name, "fkey"), pg_name(new_t, n.name, "fkey")
-            )
+        for label in ("key", "fkey"):
+            if _carries(o, n, label):
+                out += self._rename_constraint(
+                    new_t, pg_name(old_t, o.name, label), pg_name(new_t, n.name, label)
+                )
         old_seq, new_seq = pg_name(old_t, o.name, "seq"), pg_name(new_t, n.name, "seq")
-        if o.generated and n.generated and old_seq != new_seq:
+        if _carries(o, n, "seq") and old_seq != new_seq:
             out.append(f"ALTER SEQUENCE {self.quote(old_seq)} RENAME TO {self.quote(new_seq)};")
         return out
 
@@ -299,14 +282,14 @@ class PostgresEditor(SchemaEditor):
         reference_changed = not self._same_reference(change, o, n)
         out = []
         if reference_changed and o.reference:
-            out.append(self._drop_constraint(name, pg_name(name, n.name, "fkey")))
+            out.append(self._drop_constraint(name, _current_name(change, o, n, "fkey")))
         if o.unique and not n.unique:
-            out.append(self._drop_constraint(name, pg_name(name, n.name, "key")))
+            out.append(self._drop_constraint(name, _current_name(change, o, n, "key")))
         if o.primary_key and not n.primary_key:
             out.append(self._drop_constraint(name, pg_name(name, None, "pkey")))
         if o.generated and not n.generated:
             out.append(f"{alter} DROP DEFAULT;")
-            out.append(f"DROP SEQUENCE {self.quote(pg_name(name, n.name, 'seq'))};")
+            out.append(f"DROP SEQUENCE {self.quote(_current_name(change, o, n, 'seq'))};")
         new_type = self.column_type(n)
         if self.column_type(o) != new_type:
             out.append(f"{alter} TYPE {new_type} USING {col}::{new_type};")
@@ -336,7 +319,7 @@ class PostgresEditor(SchemaEditor):
 
     def _make_serial(self, table: str, column: Column) -> list[str]:
         seq = self.quote(pg_name(table, column.name, "seq"))
-        seq_text = self.quote_string(pg_name(table, column.name, "seq"))
+        seq_text = self.quote_string(seq)
         col, quoted = self.quote(column.name), self.quote(table)
         return [
             f"CREATE SEQUENCE {seq} AS {self.column_type(column)} OWNED BY {quoted}.{col};",
@@ -469,6 +452,25 @@ class PostgresEditor(SchemaEditor):
             "AND NOT a.attisdropped WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
             [self.quote(RECORDER_TABLE)],
         )
+
+
+def _carries(old: Column, new: Column, label: str) -> bool:
+    """Return whether the implicit ``label`` object (``key``, ``fkey``, ``seq``) of a column is
+    kept through a change, and so renamed with the column and table, rather than dropped."""
+    if label == "key":
+        return old.unique and new.unique
+    if label == "fkey":
+        return old.reference is not None and new.reference is not None
+    return old.generated and new.generated
+
+
+def _current_name(change: TableChange, old: Column, new: Column, label: str) -> str:
+    """Return the name the implicit ``label`` object of column ``old`` has once the renames of
+    ``change`` ran: renamed after the new table and column when it is kept, else still named
+    after the old ones (PostgreSQL does not rename them with the column or the table)."""
+    if _carries(old, new, label):
+        return pg_name(change.new.name, new.name, label)
+    return pg_name(change.old.name, old.name, label)
 
 
 def _index_key(index: TableIndex) -> tuple[Any, ...]:

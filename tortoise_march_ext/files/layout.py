@@ -2,9 +2,13 @@
 
 Flat when the expression fits on its line; otherwise one element per line with a trailing comma,
 recursively. Both shapes are fixed points of ruff's formatter (the trailing comma is "magic").
+Widths are measured as ruff measures them: an East Asian wide character counts two columns, a
+combining mark none.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import libcst as cst
 
@@ -17,6 +21,19 @@ _EMPTY = cst.SimpleWhitespace("")
 def code(node: cst.CSTNode) -> str:
     """Return the source of ``node``."""
     return _MODULE.code_for_node(node)
+
+
+def text_width(text: str) -> int:
+    """Return the columns ``text`` takes in an editor, as ruff counts line width."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def break_to(indent: str) -> cst.ParenthesizedWhitespace:
@@ -39,9 +56,9 @@ def _items(node: cst.BaseExpression) -> list[cst.CSTNode] | None:
 
 def _value_prefix(item: cst.CSTNode) -> int:
     if isinstance(item, cst.Arg) and item.keyword is not None:
-        return len(item.keyword.value) + 1
+        return text_width(item.keyword.value) + 1
     if isinstance(item, cst.DictElement):
-        return len(code(flat(item.key))) + 2
+        return text_width(code(flat(item.key))) + 2
     return 0
 
 
@@ -90,7 +107,7 @@ def flat(node: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
-    """Return the length of ``node`` written flat, from its parts (no code generation).
+    """Return the width of ``node`` written flat, from its parts (no code generation).
 
     Laying out a large migration asks this at every nesting level; generating code there each
     time would cost the size of the subtree per level.
@@ -103,15 +120,16 @@ def flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
 
 def _flat_length(node: cst.CSTNode, memo: dict[int, int]) -> int:
     if isinstance(node, (cst.Name, cst.SimpleString, cst.Integer, cst.Float)):
-        return len(node.value)
+        return text_width(node.value)
     if isinstance(node, cst.Attribute):
-        return flat_length(node.value, memo) + 1 + len(node.attr.value)
+        return flat_length(node.value, memo) + 1 + text_width(node.attr.value)
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         return 1 + flat_length(node.expression, memo)
     items = _items(node)  # type: ignore[arg-type]
     if items is None:
-        return len(code(node))
-    inner = sum(_value_prefix(i) + flat_length(i.value, memo) for i in items)  # type: ignore[attr-defined]
+        return text_width(code(node))
+    values: list[cst.CSTNode] = [i.value for i in items]  # type: ignore[attr-defined]
+    inner = sum(_value_prefix(i) for i in items) + sum(flat_length(v, memo) for v in values)
     inner += 2 * max(len(items) - 1, 0)
     if isinstance(node, cst.Tuple) and len(items) == 1:
         inner += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import math
 import types
 import uuid
 from collections.abc import Callable
@@ -69,11 +70,19 @@ def _string(text: str, *, ascii_only: bool = False) -> cst.SimpleString:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
-        elif ord(ch) < 32 or ord(ch) == 127 or (ascii_only and ord(ch) > 127):
-            out.append(f"\\x{ord(ch):02x}")
+        elif not ch.isprintable() or (ascii_only and ord(ch) > 127):
+            out.append(_escape(ord(ch)))
         else:
             out.append(ch)
     return cst.SimpleString(quote + "".join(out) + quote)
+
+
+def _escape(code: int) -> str:
+    """Return the escape of a character that must not appear raw in a file (control and
+    invisible characters: ruff's PLE25xx rules flag them)."""
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _function(value: types.FunctionType) -> cst.Name:
@@ -90,12 +99,34 @@ def _bytes(value: bytes) -> cst.SimpleString:
 
 
 def _number(value: int | float) -> cst.BaseExpression:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _non_finite(value)
     literal: cst.BaseExpression = (
-        cst.Integer(str(abs(value))) if isinstance(value, int) else cst.Float(repr(abs(value)))
+        cst.Integer(str(abs(value)))
+        if isinstance(value, int)
+        # ruff format writes exponents without "+": 1e300, not repr's 1e+300.
+        else cst.Float(repr(abs(value)).replace("e+", "e"))
     )
-    if value < 0:
+    if math.copysign(1, value) < 0:
         return cst.UnaryOperation(cst.Minus(), literal)
     return literal
+
+
+def _non_finite(value: float) -> cst.BaseExpression:
+    """Return ``float("nan")`` or ``float("inf")`` (negated for -inf): they have no literal."""
+    node: cst.BaseExpression = cst.Call(
+        cst.Name("float"), [cst.Arg(_string("nan" if math.isnan(value) else "inf"))]
+    )
+    return cst.UnaryOperation(cst.Minus(), node) if value < 0 else node
+
+
+def _decimal(value: decimal.Decimal, imports: Imports) -> cst.BaseExpression:
+    """Return ``decimal.Decimal(7)`` for a whole number (ruff's FURB157 flags ``Decimal("7")``),
+    else ``decimal.Decimal("0.10")``: the string keeps the exponent, ``-0``, NaN and Infinity."""
+    imports.modules.add("decimal")
+    text = str(value)
+    whole = text.lstrip("-").isdigit() and text != "-0"
+    return call("decimal.Decimal", [int(text) if whole else text], {}, imports)
 
 
 def call(func: str, args: list[Any], kwargs: dict[str, Any], imports: Imports) -> cst.Call:
@@ -194,6 +225,8 @@ def _date(value: datetime.date, imports: Imports) -> cst.BaseExpression:
 
 def _time(value: datetime.time, imports: Imports) -> cst.BaseExpression:
     imports.modules.add("datetime")
+    if value.tzinfo is not None:
+        return call("datetime.time.fromisoformat", [value.isoformat()], {}, imports)
     parts = [value.hour, value.minute, value.second]
     if value.microsecond:
         parts.append(value.microsecond)
@@ -240,10 +273,7 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     ((int, float), lambda v, _: _number(v)),
     (str, lambda v, _: _string(v)),
     (bytes, lambda v, _: _bytes(v)),
-    (
-        decimal.Decimal,
-        lambda v, i: _imported(i, "decimal", call("decimal.Decimal", [str(v)], {}, i)),
-    ),
+    (decimal.Decimal, _decimal),
     (uuid.UUID, lambda v, i: _imported(i, "uuid", call("uuid.UUID", [str(v)], {}, i))),
     (datetime.datetime, _datetime),
     (datetime.date, _date),
