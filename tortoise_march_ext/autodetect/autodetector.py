@@ -251,17 +251,15 @@ class Autodetector:
             if before is not None and before != new_fields[field_name]:
                 state = new_fields[field_name]
                 fill = NOT_PROVIDED
-                if before.null and not state.null:
-                    fill = self._one_off(app, name, field_name, state, "becomes NOT NULL")
+                if before.null and not state.null and _needs_value(state):
+                    fill = self.questioner.ask_not_null_alteration(app, name, field_name, state)
                 self.changes.add(
                     app, AlterField(model=name, name=field_name, field=state, fill=fill)
                 )
 
     def _one_off(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
         """Ask for the value existing rows get when nothing else gives them one."""
-        if state.null or state.is_m2m or state.generated:
-            return NOT_PROVIDED
-        if state.default is not NOT_PROVIDED or state.db_default is not NOT_PROVIDED:
+        if not _needs_value(state):
             return NOT_PROVIDED
         return self.questioner.ask_fill(app, model, name, state, why)
 
@@ -336,6 +334,13 @@ def _same_model(old: ModelState, new: ModelState) -> bool:
         )
 
     return normal(old) == normal(new)
+
+
+def _needs_value(state: FieldState) -> bool:
+    """Return whether existing rows need a value for ``state`` that nothing else gives them."""
+    if state.null or state.is_m2m or state.generated:
+        return False
+    return state.default is NOT_PROVIDED and state.db_default is NOT_PROVIDED
 
 
 def _renamed_option(model: ModelState, kind: str, old: Any, new: Any) -> ModelState:

@@ -91,7 +91,7 @@ def make_questioner(
     """Return the questioner the CLI flags ask for (stdin/stdout unless given)."""
     hints = RenameHints.parse(rename_fields, rename_models, no_renames)
     if noinput:
-        return NoInputQuestioner(hints)
+        return NoInputQuestioner(hints, output)
     return InteractiveQuestioner(input or sys.stdin, output or sys.stdout, hints)
 
 
