@@ -3,8 +3,9 @@
 It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
 always give the same operations in the same order:
 
-0. models renamed, then fields renamed (asked), so the rest of the diff sees them under their
-   new names (an index or constraint on a renamed field stays as it is);
+0. models renamed (asked when a removed and an added model have the same fields up to renamed
+   ones), then fields renamed (asked, inside a renamed model too), so the rest of the diff sees
+   them under their new names (an index or constraint on a renamed field stays as it is);
 1. indexes/constraints/unique groups that go away (before their fields do; named ones that only
    changed name are renamed, when confirmed), then tables renamed;
 2. models created, ordered so referenced tables exist first; relations closing a cycle are
@@ -105,7 +106,8 @@ class Autodetector:
 
     # -- 0. renamed models -------------------------------------------------------------------
     def generate_renamed_models(self, apps: set[str]) -> None:
-        """Emit RenameModel for a removed and an added model with the same fields, if confirmed."""
+        """Emit RenameModel for a removed and an added model whose fields match up to renamed
+        ones, if confirmed (the field renames are asked next, as in any kept model)."""
         removed = sorted(k for k in self.old.models if k[0] in apps and k not in self.new.models)
         added = sorted(k for k in self.new.models if k[0] in apps and k not in self.old.models)
         for app, new_name in added:
@@ -113,7 +115,7 @@ class Autodetector:
                 if old_app != app or (app, old_name) not in self.old.models:
                     continue
                 old, new = self.old.models[(app, old_name)], self.new.models[(app, new_name)]
-                if _same_model(old, new) and self.questioner.ask_rename_model(
+                if _same_up_to_renames(old, new) and self.questioner.ask_rename_model(
                     app, old_name, new_name
                 ):
                     operation = RenameModel(old_name=old_name, new_name=new_name)
@@ -325,15 +327,34 @@ class Autodetector:
                     self.changes.add(app, AddConstraint(model=name, constraint=constraint))
 
 
-def _same_model(old: ModelState, new: ModelState) -> bool:
-    """Return whether two models have the same fields (a self-reference counts as the same)."""
-
-    def normal(model: ModelState) -> tuple[tuple[str, FieldState], ...]:
-        return tuple(
-            (n, f.with_changes(to="self") if f.to == model.label else f) for n, f in model.fields
+def _same_up_to_renames(old: ModelState, new: ModelState) -> bool:
+    """Return whether two models have the same fields, but for fields that could be renamed:
+    fields kept by name are equal, and each removed field pairs with one added field it could
+    have been renamed to (a self-reference counts as the same)."""
+    old_fields, new_fields = _normal_fields(old), _normal_fields(new)
+    if any(old_fields[n] != new_fields[n] for n in old_fields.keys() & new_fields.keys()):
+        return False
+    removed = [n for n in old_fields if n not in new_fields]
+    added = [n for n in new_fields if n not in old_fields]
+    if len(removed) != len(added):
+        return False
+    for new_name in added:
+        match = next(
+            (
+                o
+                for o in removed
+                if _same_but_column(old_fields[o], new_fields[new_name], o, new_name)
+            ),
+            None,
         )
+        if match is None:
+            return False
+        removed.remove(match)
+    return True
 
-    return normal(old) == normal(new)
+
+def _normal_fields(model: ModelState) -> dict[str, FieldState]:
+    return {n: f.with_changes(to="self") if f.to == model.label else f for n, f in model.fields}
 
 
 def _needs_value(state: FieldState) -> bool:

@@ -202,7 +202,7 @@ class InteractiveQuestioner(Questioner):
     def undecided_model(self, app: str, old: str, new: str) -> bool:
         """Ask whether the model was renamed."""
         return self.confirm(
-            f"Did you rename model {app}.{old} to {new}? [y/N] ", f"the rename {app}.{old} -> {new}"
+            f"Did you rename {app}.{old} to {new}? [y/N] ", f"the rename {app}.{old} -> {new}"
         )
 
     def ask_fill(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
@@ -265,14 +265,16 @@ class NoInputQuestioner(Questioner):
         """Fail: the flags must decide."""
         raise QuestionAborted(
             f"{app}.{model}.{old} may have been renamed to {new} and --noinput cannot ask; "
-            f"decide with {RENAME_FLAGS}"
+            f"decide with --rename-field {app}.{model}.{old}={new}, or --no-renames (remove "
+            "and add, dropping the old column's data)"
         )
 
     def undecided_model(self, app: str, old: str, new: str) -> bool:
         """Fail: the flags must decide."""
         raise QuestionAborted(
             f"model {app}.{old} may have been renamed to {new} and --noinput cannot ask; "
-            f"decide with {RENAME_FLAGS}"
+            f"decide with --rename-model {app}.{old}={new}, or --no-renames (create and "
+            "delete, dropping the old table's rows)"
         )
 
     def ask_fill(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
