@@ -199,3 +199,39 @@ def test_a_model_whose_kept_fields_changed_is_no_rename_candidate(authors: Proje
     authors.write_models({"app": models(changed)})
     ops = only_operations(authors.makemigrations(questioner=commands.make_questioner(noinput=True)))
     assert [type(op).__name__ for op in ops] == ["CreateModel", "DeleteModel"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "answers_"),
+    [
+        ("", "null=True", "y\n"),
+        ("null=True", "", "y\n2\n"),
+    ],
+    ids=["becomes-nullable", "becomes-not-null"],
+)
+def test_rename_keeping_the_column_while_null_changes_keeps_the_rows(
+    backend: Backend, tmp_path: Path, before: str, after: str, answers_: str
+) -> None:
+    def person(name: str, options: str) -> str:
+        source = ', source_field="phone"' if name != "phone" else ""
+        extra = f", {options}" if options else ""
+        return model("Person", f"{ID}\n{name} = fields.CharField(max_length=20{extra}{source})")
+
+    proj = Project(tmp_path, backend)
+    proj.write_models({"app": models(person("phone", before))})
+    proj.makemigrations()
+    proj.migrate()
+    backend.execute(proj.url, "INSERT INTO person (id, phone) VALUES (1, '555')")
+    proj.write_models({"app": models(person("mobile", after))})
+    output = io.StringIO()
+    questioner = commands.make_questioner(input=io.StringIO(answers_), output=output)
+    ops = only_operations(proj.makemigrations(questioner=questioner))
+    assert "Did you rename app.Person.phone to mobile (CharField)? [y/N] " in output.getvalue()
+    assert [type(op).__name__ for op in ops][:1] == ["RenameField"]
+    assert not any(isinstance(op, (migrations.RemoveField, migrations.AddField)) for op in ops)
+    proj.migrate()
+    assert backend.execute(proj.url, "SELECT id, phone FROM person") == [(1, "555")]
+    assert proj.schema() == proj.reference_schema()
+    assert proj.makemigrations().changed is False
+    proj.migrate("app", "0001")
+    assert backend.execute(proj.url, "SELECT id, phone FROM person") == [(1, "555")]

@@ -376,13 +376,14 @@ def _key(label: str | None) -> Key:
 
 
 def _same_but_column(old: FieldState, new: FieldState, old_name: str, new_name: str) -> bool:
-    """Return whether two fields differ only in name (a rename candidate)."""
-    if old == new:
+    """Return whether ``new_name`` could be ``old_name`` renamed (a rename candidate): the same
+    field but for its name and column, or a field that keeps the old column, whatever else
+    changed (the rest becomes an AlterField after the RenameField, so the rows stay)."""
+    if old.with_changes(source_field=None) == new.with_changes(source_field=None):
         return True
-    return old.with_changes(source_field=None) == new.with_changes(source_field=None) or (
-        old.column(old_name) == new.column(new_name)
-        and old.with_changes(source_field=new.source_field) == new
-    )
+    if old.is_m2m or new.is_m2m:
+        return False
+    return old.column(old_name) == new.column(new_name)
 
 
 def detect_changes(
