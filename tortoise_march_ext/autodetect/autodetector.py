@@ -97,7 +97,11 @@ class Autodetector:
 
     # -- extensions: created before anything else, dropped after everything ------------------
     def generate_extensions(
-        self, apps: set[str], op: type[Operation], having: ProjectState, lacking: ProjectState
+        self,
+        apps: set[str],
+        op: type[CreateExtension | DropExtension],
+        having: ProjectState,
+        lacking: ProjectState,
     ) -> None:
         """Emit ``op`` for each extension an app declares in ``having`` but not in ``lacking``."""
         for app in sorted(apps):
@@ -273,7 +277,7 @@ class Autodetector:
         removed: list[str],
         added: list[str],
     ) -> list[tuple[str, str]]:
-        renamed = []
+        renamed: list[tuple[str, str]] = []
         for new_name in added:
             for old_name in removed:
                 if any(old_name == o for o, _ in renamed):

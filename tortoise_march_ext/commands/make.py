@@ -43,6 +43,7 @@ from ..schema import fields
 from ..schema.state import FieldState, ModelState, ProjectState
 from ..schema.tables import derived_name, index_name
 from .conflicts import conflicts, touched
+from .summary import summarised
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -287,9 +288,9 @@ async def makemigrations(
             written.append(unit)
             made = _render(project, unit, deps, initial, empty)
             key = (unit.app, unit.name)
-            made.findings = lint_operations(
-                key, unit.operations, state, atomic=unit.atomic
-            ).findings
+            made.findings = summarised(
+                lint_operations(key, unit.operations, state, atomic=unit.atomic).findings
+            )
             for operation in unit.operations:
                 operation.state_forwards(unit.app, state)
             result.migrations.append(made)
@@ -343,7 +344,9 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         source = update_module(node.path, node.source, node.operations, edit)
         made = NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
         before = replay(project.graph, [k for k in project.graph.topological([leaf]) if k != leaf])
-        made.findings = lint_operations(leaf, operations, before, atomic=node.atomic).findings
+        made.findings = summarised(
+            lint_operations(leaf, operations, before, atomic=node.atomic).findings
+        )
         result.migrations.append(made)
     return result
 
