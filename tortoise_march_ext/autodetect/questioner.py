@@ -215,7 +215,7 @@ class InteractiveQuestioner(Questioner):
         candidate = f"a value for {app}.{model}.{name}"
         if self._choose(2, candidate, ADD_VALUE_HINT) == 2:
             raise _quit(app, model, name)
-        return self._one_off(candidate, ADD_VALUE_HINT)
+        return self._one_off(candidate, ADD_VALUE_HINT, "the existing rows")
 
     def ask_not_null_alteration(self, app: str, model: str, name: str, state: FieldState) -> Any:
         """Offer Django's three choices: a one-off value, go on (the rows have values), quit."""
@@ -229,12 +229,10 @@ class InteractiveQuestioner(Questioner):
             raise _quit(app, model, name)
         if choice == 2:
             return NOT_PROVIDED
-        return self._one_off(candidate, ALTER_VALUE_HINT)
+        return self._one_off(candidate, ALTER_VALUE_HINT, "the rows that hold NULL")
 
-    def _one_off(self, candidate: str, hint: str) -> Any:
-        self.output.write(
-            "Enter a Python literal (like 0, 'x'); it fills the existing rows only.\n"
-        )
+    def _one_off(self, candidate: str, hint: str, rows: str) -> Any:
+        self.output.write(f"Enter a Python literal (like 0, 'x'); it fills {rows} only.\n")
         return self._literal(candidate, hint)
 
 
