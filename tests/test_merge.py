@@ -100,3 +100,10 @@ def test_merge_of_an_index_and_another_field_merges_without_a_question(project: 
     no = commands.make_questioner(noinput=True)
     made = project.makemigrations(merge=True, questioner=no, dry_run=True).migrations
     assert [m.name for m in made] == ["0003_merge_0002_age_0002_index"]
+
+
+def test_merge_of_branches_renaming_the_same_field_needs_a_yes(project: Project) -> None:
+    branch(project, "0002_title", migrations.RenameField("Person", "name", "title"))
+    branch(project, "0002_label", migrations.RenameField("Person", "name", "label"))
+    with pytest.raises(GraphError, match="both change Person.name"):
+        project.makemigrations(merge=True, questioner=commands.make_questioner(noinput=True))

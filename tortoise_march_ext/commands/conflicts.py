@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 
-from ..operations import Operation, RenameModel
+from ..operations import Operation, RenameField, RenameModel
 
 Part = tuple[str, str | None]
 """``(model, field)``: field None is the model itself, ``""`` its options."""
@@ -26,6 +26,8 @@ def touched(operations: Sequence[Operation]) -> set[Part]:
         data = op.__dict__
         if isinstance(op, RenameModel):
             out |= {(op.old_name, None), (op.new_name, None)}
+        elif isinstance(op, RenameField):
+            out |= {(op.model, op.old_name), (op.model, op.new_name)}
         elif "model" in data:
             out.add((data["model"], data.get("name") or data.get("new_name") or ""))
         elif isinstance(data.get("name"), str):
