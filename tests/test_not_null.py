@@ -12,6 +12,10 @@ import pytest
 
 from tests.cliproject import CliProject, assert_error, assert_unchanged, make_project, show
 from tests.harness import Backend
+from tortoise_march_ext import migrations
+from tortoise_march_ext.backends.postgres import PostgresEditor
+from tortoise_march_ext.schema import fields
+from tortoise_march_ext.schema.state import ProjectState
 
 LABEL = "label = fields.CharField(max_length=50)\n    "
 NULLABLE = LABEL + "nickname = fields.CharField(max_length=30, null=True)"
@@ -119,3 +123,28 @@ def test_rows_still_null_fail_the_migration_and_change_nothing(
     backend.execute(cli.database_url, "UPDATE tag SET nickname = 'filled' WHERE nickname IS NULL")
     cli.ok("migrate")
     assert cli.recorded()[-1] == "0002_alter_tag_nickname"
+
+
+def _alter_statements(*before: migrations.Operation) -> list[object]:
+    state = ProjectState()
+    nullable = fields.CharField(max_length=30, null=True)
+    create = migrations.CreateModel(
+        name="Tag",
+        table="tag",
+        fields=[("id", fields.IntField(primary_key=True)), ("nick", nullable)],
+    )
+    for operation in (create, *before):
+        operation.state_forwards("app", state)
+    alter = migrations.AlterField("Tag", "nick", fields.CharField(max_length=30))
+    after = state.clone()
+    alter.state_forwards("app", after)
+    return alter.database_forwards("app", PostgresEditor(), state, after)
+
+
+def test_the_null_check_comes_first_unless_a_check_constraint_proves_it() -> None:
+    plain = _alter_statements()
+    assert str(plain[0]) == 'SELECT COUNT(*) FROM "tag" WHERE "nick" IS NULL;'
+    assert str(plain[-1]) == 'ALTER TABLE "tag" ALTER COLUMN "nick" SET NOT NULL;'
+    proof = fields.CheckConstraint(check='"nick" IS NOT NULL', name="tag_nick_nn")
+    proven = _alter_statements(migrations.AddConstraint("Tag", proof))
+    assert [str(s) for s in proven] == ['ALTER TABLE "tag" ALTER COLUMN "nick" SET NOT NULL;']

@@ -228,14 +228,19 @@ class AlterField(FieldOperation):
         self, app: str, editor: SchemaEditor, before: ProjectState, after: ProjectState
     ) -> list[Any]:
         """Return the check that no row holds NULL when the column becomes NOT NULL and nothing
-        (a one-off value, the default, the database default) fills the NULLs."""
+        (a one-off value, the default, the database default) fills the NULLs. A CHECK (col IS
+        NOT NULL) already on the table (``safe_defaults`` validates one first) proves it."""
         old, new = self.existing_field(app, before), self.existing_field(app, after)
         if old is None or new is None or not old.null or new.null or new.is_m2m:
             return []
         if self.fills(app, before, after) or new.db_default is not NOT_PROVIDED:
             return []
-        table = resolve_table(before, before.get_model(app, self.model)).name
-        return [editor.null_check(table, old.column(self.name))]
+        model = before.get_model(app, self.model)
+        column = old.column(self.name)
+        proof = f"{editor.quote(column)} IS NOT NULL"
+        if any(c.kind == "check" and c.check == proof for c in model.constraints):
+            return []
+        return [editor.null_check(resolve_table(before, model).name, column)]
 
     def describe(self) -> str:
         """Describe the operation."""
