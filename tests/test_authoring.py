@@ -136,3 +136,102 @@ def test_cli_reads_answers_from_a_pipe_and_stops_at_end_of_input(tmp_path: Path)
     assert piped.returncode == 0, piped.stderr
     assert "Did you rename contacts.Tag.label to title (CharField)? [y/N]" in piped.stdout
     assert "Rename field label on Tag to title" in piped.stdout
+
+
+AUTHOR = model("Author", f"{ID}\nname = fields.CharField(max_length=50)\nborn = fields.IntField()")
+WRITER = model(
+    "Writer", f"{ID}\nfull_name = fields.CharField(max_length=50)\nborn = fields.IntField()"
+)
+RENAMED_WITH_FIELD = [
+    migrations.RenameModel(old_name="Author", new_name="Writer"),
+    migrations.RenameField(model="Writer", old_name="name", new_name="full_name"),
+    migrations.AlterModelTable(name="Writer", table="writer"),
+]
+
+
+@pytest.fixture
+def authors(backend: Backend, tmp_path: Path) -> Project:
+    proj = Project(tmp_path, backend)
+    proj.write_models({"app": models(AUTHOR)})
+    proj.makemigrations()
+    proj.migrate()
+    backend.execute(proj.url, "INSERT INTO author (id, name, born) VALUES (1, 'Ann', 1900)")
+    proj.write_models({"app": models(WRITER)})
+    return proj
+
+
+def test_model_renamed_with_one_of_its_fields_keeps_the_rows(authors: Project) -> None:
+    output = io.StringIO()
+    questioner = commands.make_questioner(input=io.StringIO("y\ny\n"), output=output)
+    ops = only_operations(authors.makemigrations(questioner=questioner))
+    assert "Did you rename app.Author to Writer? [y/N] " in output.getvalue()
+    assert "Did you rename app.Writer.name to full_name (CharField)? [y/N] " in output.getvalue()
+    assert ops == RENAMED_WITH_FIELD
+    authors.migrate()
+    rows = authors.backend.execute(authors.url, "SELECT id, full_name, born FROM writer")
+    assert rows == [(1, "Ann", 1900)]
+    assert authors.schema() == authors.reference_schema()
+    assert authors.makemigrations().changed is False
+    authors.migrate("app", "0001")
+    rows = authors.backend.execute(authors.url, "SELECT id, name, born FROM author")
+    assert rows == [(1, "Ann", 1900)]
+
+
+def test_model_and_field_rename_under_noinput_is_decided_by_flags(authors: Project) -> None:
+    with pytest.raises(QuestionAborted, match="--rename-model app.Author=Writer"):
+        authors.makemigrations(questioner=commands.make_questioner(noinput=True))
+    model_only = commands.make_questioner(noinput=True, rename_models=["app.Author=Writer"])
+    with pytest.raises(QuestionAborted, match="--rename-field app.Writer.name=full_name"):
+        authors.makemigrations(questioner=model_only)
+    both = commands.make_questioner(
+        noinput=True,
+        rename_models=["app.Author=Writer"],
+        rename_fields=["app.Writer.name=full_name"],
+    )
+    assert only_operations(authors.makemigrations(questioner=both)) == RENAMED_WITH_FIELD
+    authors.migrate()
+    rows = authors.backend.execute(authors.url, "SELECT id, full_name, born FROM writer")
+    assert rows == [(1, "Ann", 1900)]
+
+
+def test_a_model_whose_kept_fields_changed_is_no_rename_candidate(authors: Project) -> None:
+    changed = WRITER.replace("born = fields.IntField()", "born = fields.IntField(null=True)")
+    authors.write_models({"app": models(changed)})
+    ops = only_operations(authors.makemigrations(questioner=commands.make_questioner(noinput=True)))
+    assert [type(op).__name__ for op in ops] == ["CreateModel", "DeleteModel"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "answers_"),
+    [
+        ("", "null=True", "y\n"),
+        ("null=True", "", "y\n2\n"),
+    ],
+    ids=["becomes-nullable", "becomes-not-null"],
+)
+def test_rename_keeping_the_column_while_null_changes_keeps_the_rows(
+    backend: Backend, tmp_path: Path, before: str, after: str, answers_: str
+) -> None:
+    def person(name: str, options: str) -> str:
+        source = ', source_field="phone"' if name != "phone" else ""
+        extra = f", {options}" if options else ""
+        return model("Person", f"{ID}\n{name} = fields.CharField(max_length=20{extra}{source})")
+
+    proj = Project(tmp_path, backend)
+    proj.write_models({"app": models(person("phone", before))})
+    proj.makemigrations()
+    proj.migrate()
+    backend.execute(proj.url, "INSERT INTO person (id, phone) VALUES (1, '555')")
+    proj.write_models({"app": models(person("mobile", after))})
+    output = io.StringIO()
+    questioner = commands.make_questioner(input=io.StringIO(answers_), output=output)
+    ops = only_operations(proj.makemigrations(questioner=questioner))
+    assert "Did you rename app.Person.phone to mobile (CharField)? [y/N] " in output.getvalue()
+    assert [type(op).__name__ for op in ops][:1] == ["RenameField"]
+    assert not any(isinstance(op, (migrations.RemoveField, migrations.AddField)) for op in ops)
+    proj.migrate()
+    assert backend.execute(proj.url, "SELECT id, phone FROM person") == [(1, "555")]
+    assert proj.schema() == proj.reference_schema()
+    assert proj.makemigrations().changed is False
+    proj.migrate("app", "0001")
+    assert backend.execute(proj.url, "SELECT id, phone FROM person") == [(1, "555")]

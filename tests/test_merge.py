@@ -72,3 +72,38 @@ def test_merge_of_branches_changing_the_same_field_needs_a_yes(project: Project)
     assert [m.name for m in project.makemigrations(merge=True, questioner=yes).migrations] == [
         "0003_merge_0002_null_0002_wide"
     ]
+
+
+def test_merge_of_branches_renaming_the_same_model_needs_a_yes(project: Project) -> None:
+    branch(project, "0002_human", migrations.RenameModel("Person", "Human"))
+    branch(project, "0002_people", migrations.RenameModel("Person", "People"))
+    with pytest.raises(GraphError, match="both change Person"):
+        project.makemigrations(merge=True, questioner=commands.make_questioner(noinput=True))
+    output = io.StringIO()
+    yes = commands.make_questioner(input=io.StringIO("y\n"), output=output)
+    made = project.makemigrations(merge=True, questioner=yes, dry_run=True).migrations
+    assert [m.name for m in made] == ["0003_merge_0002_human_0002_people"]
+    assert "both change Person. Merge anyway? [y/N]" in output.getvalue()
+
+
+def test_merge_of_a_rename_and_a_field_change_of_that_model_needs_a_yes(project: Project) -> None:
+    branch(project, "0002_human", migrations.RenameModel("Person", "Human"))
+    branch(project, "0002_wide", migrations.AlterField("Person", "name", fields.TextField()))
+    with pytest.raises(GraphError, match="both change Person"):
+        project.makemigrations(merge=True, questioner=commands.make_questioner(noinput=True))
+
+
+def test_merge_of_an_index_and_another_field_merges_without_a_question(project: Project) -> None:
+    index = fields.Index(fields=("name",))
+    branch(project, "0002_index", migrations.AddIndex("Person", index))
+    branch(project, "0002_age", migrations.AddField("Person", "age", fields.IntField(null=True)))
+    no = commands.make_questioner(noinput=True)
+    made = project.makemigrations(merge=True, questioner=no, dry_run=True).migrations
+    assert [m.name for m in made] == ["0003_merge_0002_age_0002_index"]
+
+
+def test_merge_of_branches_renaming_the_same_field_needs_a_yes(project: Project) -> None:
+    branch(project, "0002_title", migrations.RenameField("Person", "name", "title"))
+    branch(project, "0002_label", migrations.RenameField("Person", "name", "label"))
+    with pytest.raises(GraphError, match="both change Person.name"):
+        project.makemigrations(merge=True, questioner=commands.make_questioner(noinput=True))

@@ -3,8 +3,9 @@
 It runs an explicit pipeline of ``generate_*`` steps over sorted differences, so the same models
 always give the same operations in the same order:
 
-0. models renamed, then fields renamed (asked), so the rest of the diff sees them under their
-   new names (an index or constraint on a renamed field stays as it is);
+0. models renamed (asked when a removed and an added model have the same fields up to renamed
+   ones), then fields renamed (asked, inside a renamed model too), so the rest of the diff sees
+   them under their new names (an index or constraint on a renamed field stays as it is);
 1. indexes/constraints/unique groups that go away (before their fields do; named ones that only
    changed name are renamed, when confirmed), then tables renamed;
 2. models created, ordered so referenced tables exist first; relations closing a cycle are
@@ -96,7 +97,11 @@ class Autodetector:
 
     # -- extensions: created before anything else, dropped after everything ------------------
     def generate_extensions(
-        self, apps: set[str], op: type[Operation], having: ProjectState, lacking: ProjectState
+        self,
+        apps: set[str],
+        op: type[CreateExtension | DropExtension],
+        having: ProjectState,
+        lacking: ProjectState,
     ) -> None:
         """Emit ``op`` for each extension an app declares in ``having`` but not in ``lacking``."""
         for app in sorted(apps):
@@ -105,7 +110,8 @@ class Autodetector:
 
     # -- 0. renamed models -------------------------------------------------------------------
     def generate_renamed_models(self, apps: set[str]) -> None:
-        """Emit RenameModel for a removed and an added model with the same fields, if confirmed."""
+        """Emit RenameModel for a removed and an added model whose fields match up to renamed
+        ones, if confirmed (the field renames are asked next, as in any kept model)."""
         removed = sorted(k for k in self.old.models if k[0] in apps and k not in self.new.models)
         added = sorted(k for k in self.new.models if k[0] in apps and k not in self.old.models)
         for app, new_name in added:
@@ -113,7 +119,7 @@ class Autodetector:
                 if old_app != app or (app, old_name) not in self.old.models:
                     continue
                 old, new = self.old.models[(app, old_name)], self.new.models[(app, new_name)]
-                if _same_model(old, new) and self.questioner.ask_rename_model(
+                if _same_up_to_renames(old, new) and self.questioner.ask_rename_model(
                     app, old_name, new_name
                 ):
                     operation = RenameModel(old_name=old_name, new_name=new_name)
@@ -251,17 +257,15 @@ class Autodetector:
             if before is not None and before != new_fields[field_name]:
                 state = new_fields[field_name]
                 fill = NOT_PROVIDED
-                if before.null and not state.null:
-                    fill = self._one_off(app, name, field_name, state, "becomes NOT NULL")
+                if before.null and not state.null and _needs_value(state):
+                    fill = self.questioner.ask_not_null_alteration(app, name, field_name, state)
                 self.changes.add(
                     app, AlterField(model=name, name=field_name, field=state, fill=fill)
                 )
 
     def _one_off(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
         """Ask for the value existing rows get when nothing else gives them one."""
-        if state.null or state.is_m2m or state.generated:
-            return NOT_PROVIDED
-        if state.default is not NOT_PROVIDED or state.db_default is not NOT_PROVIDED:
+        if not _needs_value(state):
             return NOT_PROVIDED
         return self.questioner.ask_fill(app, model, name, state, why)
 
@@ -273,7 +277,7 @@ class Autodetector:
         removed: list[str],
         added: list[str],
     ) -> list[tuple[str, str]]:
-        renamed = []
+        renamed: list[tuple[str, str]] = []
         for new_name in added:
             for old_name in removed:
                 if any(old_name == o for o, _ in renamed):
@@ -327,15 +331,41 @@ class Autodetector:
                     self.changes.add(app, AddConstraint(model=name, constraint=constraint))
 
 
-def _same_model(old: ModelState, new: ModelState) -> bool:
-    """Return whether two models have the same fields (a self-reference counts as the same)."""
-
-    def normal(model: ModelState) -> tuple[tuple[str, FieldState], ...]:
-        return tuple(
-            (n, f.with_changes(to="self") if f.to == model.label else f) for n, f in model.fields
+def _same_up_to_renames(old: ModelState, new: ModelState) -> bool:
+    """Return whether two models have the same fields, but for fields that could be renamed:
+    fields kept by name are equal, and each removed field pairs with one added field it could
+    have been renamed to (a self-reference counts as the same)."""
+    old_fields, new_fields = _normal_fields(old), _normal_fields(new)
+    if any(old_fields[n] != new_fields[n] for n in old_fields.keys() & new_fields.keys()):
+        return False
+    removed = [n for n in old_fields if n not in new_fields]
+    added = [n for n in new_fields if n not in old_fields]
+    if len(removed) != len(added):
+        return False
+    for new_name in added:
+        match = next(
+            (
+                o
+                for o in removed
+                if _same_but_column(old_fields[o], new_fields[new_name], o, new_name)
+            ),
+            None,
         )
+        if match is None:
+            return False
+        removed.remove(match)
+    return True
 
-    return normal(old) == normal(new)
+
+def _normal_fields(model: ModelState) -> dict[str, FieldState]:
+    return {n: f.with_changes(to="self") if f.to == model.label else f for n, f in model.fields}
+
+
+def _needs_value(state: FieldState) -> bool:
+    """Return whether existing rows need a value for ``state`` that nothing else gives them."""
+    if state.null or state.is_m2m or state.generated:
+        return False
+    return state.default is NOT_PROVIDED and state.db_default is NOT_PROVIDED
 
 
 def _renamed_option(model: ModelState, kind: str, old: Any, new: Any) -> ModelState:
@@ -350,13 +380,14 @@ def _key(label: str | None) -> Key:
 
 
 def _same_but_column(old: FieldState, new: FieldState, old_name: str, new_name: str) -> bool:
-    """Return whether two fields differ only in name (a rename candidate)."""
-    if old == new:
+    """Return whether ``new_name`` could be ``old_name`` renamed (a rename candidate): the same
+    field but for its name and column, or a field that keeps the old column, whatever else
+    changed (the rest becomes an AlterField after the RenameField, so the rows stay)."""
+    if old.with_changes(source_field=None) == new.with_changes(source_field=None):
         return True
-    return old.with_changes(source_field=None) == new.with_changes(source_field=None) or (
-        old.column(old_name) == new.column(new_name)
-        and old.with_changes(source_field=new.source_field) == new
-    )
+    if old.is_m2m or new.is_m2m:
+        return False
+    return old.column(old_name) == new.column(new_name)
 
 
 def detect_changes(

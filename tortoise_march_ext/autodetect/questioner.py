@@ -4,7 +4,9 @@
   defaults (so a NOT NULL field without default fails when migrated onto a table with rows).
 - :class:`InteractiveQuestioner` reads answers from stdin, a terminal or a pipe; end of input
   before an answer aborts with the candidates and the flags that decide them.
-- :class:`NoInputQuestioner` (``--noinput``) never asks: an undecided question fails the same way.
+- :class:`NoInputQuestioner` (``--noinput``) never asks: an undecided question fails the same way,
+  except a nullable field made NOT NULL, which goes on as if the rows had values (one warning line,
+  as Django does; the migration checks for NULLs before it changes anything).
 
 Explicit hints (``--rename-field``, ``--rename-model``, ``--no-renames``) decide renames first.
 """
@@ -12,6 +14,7 @@ Explicit hints (``--rename-field``, ``--rename-model``, ``--no-renames``) decide
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -21,6 +24,21 @@ from ..schema.state import NOT_PROVIDED, FieldState
 RENAME_FLAGS = (
     "--rename-field APP.Model.old=new, --rename-model APP.Old=New, or --no-renames "
     "(remove and add, dropping the old column's data)"
+)
+
+
+RENAME_HINT = f"answer on stdin, or decide with {RENAME_FLAGS}"
+ADD_VALUE_HINT = (
+    "answer on stdin (1, then a Python literal), or give the field a default or null=True"
+)
+ALTER_VALUE_HINT = (
+    "answer on stdin (1, then a Python literal; or 2 when the rows already have values), "
+    "or run with --noinput to go on as with 2"
+)
+NOT_NULL_CHOICES = (
+    " 1) Provide a one-off value now\n"
+    " 2) Ignore for now: existing rows already have values (or a data migration fills them)\n"
+    " 3) Quit and change the model\n"
 )
 
 
@@ -103,6 +121,11 @@ class Questioner:
         """Return the one-off value existing rows get, or NOT_PROVIDED to leave it to the DB."""
         return NOT_PROVIDED
 
+    def ask_not_null_alteration(self, app: str, model: str, name: str, state: FieldState) -> Any:
+        """Return the one-off value the NULLs of a field made NOT NULL get, or NOT_PROVIDED when
+        the rows already have values (or a data migration fills them)."""
+        return NOT_PROVIDED
+
     def undecided_field(self, app: str, model: str, old: str, new: str, state: FieldState) -> bool:
         """Answer a field rename the flags did not decide."""
         return False
@@ -124,16 +147,33 @@ class InteractiveQuestioner(Questioner):
         self.input = input
         self.output = output
 
-    def _read(self, prompt: str, candidate: str) -> str:
+    def _read(self, prompt: str, candidate: str, hint: str = RENAME_HINT) -> str:
         self.output.write(prompt)
         self.output.flush()
         line = self.input.readline()
         if not line:
             raise QuestionAborted(
-                f"makemigrations needs an answer for {candidate} but input ended; answer on "
-                f"stdin or decide with {RENAME_FLAGS}"
+                f"makemigrations needs an answer for {candidate} but input ended; {hint}"
             )
         return line.strip()
+
+    def _choose(self, count: int, candidate: str, hint: str) -> int:
+        """Ask until the answer is one of 1..count."""
+        allowed = [str(n) for n in range(1, count + 1)]
+        while True:
+            choice = self._read("Select an option: ", candidate, hint)
+            if choice in allowed:
+                return int(choice)
+            self.output.write(f"Please select {', '.join(allowed[:-1])} or {allowed[-1]}.\n")
+
+    def _literal(self, candidate: str, hint: str) -> Any:
+        """Ask until the answer is a Python literal."""
+        while True:
+            text = self._read(">>> ", candidate, hint)
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                self.output.write(f"{text} is not a Python literal (like 0, 'x', None); again.\n")
 
     def confirm(self, prompt: str, candidate: str) -> bool:
         """Ask until the answer is yes or no (empty means no)."""
@@ -162,50 +202,77 @@ class InteractiveQuestioner(Questioner):
     def undecided_model(self, app: str, old: str, new: str) -> bool:
         """Ask whether the model was renamed."""
         return self.confirm(
-            f"Did you rename model {app}.{old} to {new}? [y/N] ", f"the rename {app}.{old} -> {new}"
+            f"Did you rename {app}.{old} to {new}? [y/N] ", f"the rename {app}.{old} -> {new}"
         )
 
     def ask_fill(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
         """Ask for a Python literal to fill existing rows with, or quit."""
         self.output.write(
             f"{app}.{model}.{name} {why}; existing rows need a value.\n"
-            " 1) Enter a one-off value now (a Python literal, used only for existing rows)\n"
-            " 2) Quit and change the model (add default= or null=True)\n"
+            " 1) Provide a one-off value now\n"
+            " 2) Quit and change the model\n"
         )
         candidate = f"a value for {app}.{model}.{name}"
-        while True:
-            choice = self._read("Select an option: ", candidate)
-            if choice == "2":
-                raise QuestionAborted(
-                    f"stopped: give {app}.{model}.{name} a default or null=True, then run "
-                    "makemigrations again"
-                )
-            if choice == "1":
-                break
-            self.output.write("Please select 1 or 2.\n")
-        while True:
-            text = self._read(">>> ", candidate)
-            try:
-                return ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                self.output.write(f"{text!r} is not a Python literal (like 0, 'x', None); again.\n")
+        if self._choose(2, candidate, ADD_VALUE_HINT) == 2:
+            raise _quit(app, model, name)
+        return self._one_off(candidate, ADD_VALUE_HINT, "the existing rows")
+
+    def ask_not_null_alteration(self, app: str, model: str, name: str, state: FieldState) -> Any:
+        """Offer Django's three choices: a one-off value, go on (the rows have values), quit."""
+        self.output.write(
+            f"{app}.{model}.{name} becomes NOT NULL; rows that hold NULL need a value.\n"
+            + NOT_NULL_CHOICES
+        )
+        candidate = f"a value for {app}.{model}.{name}"
+        choice = self._choose(3, candidate, ALTER_VALUE_HINT)
+        if choice == 3:
+            raise _quit(app, model, name)
+        if choice == 2:
+            return NOT_PROVIDED
+        return self._one_off(candidate, ALTER_VALUE_HINT, "the rows that hold NULL")
+
+    def _one_off(self, candidate: str, hint: str, rows: str) -> Any:
+        self.output.write(f"Enter a Python literal (like 0, 'x'); it fills {rows} only.\n")
+        return self._literal(candidate, hint)
+
+
+def _quit(app: str, model: str, name: str) -> QuestionAborted:
+    return QuestionAborted(
+        f"stopped: give {app}.{model}.{name} a default or null=True, then run makemigrations again"
+    )
 
 
 class NoInputQuestioner(Questioner):
-    """Never ask (``--noinput``): an undecided rename or a needed one-off value fails."""
+    """Never ask (``--noinput``): an undecided rename or a needed one-off value fails; a field
+    made NOT NULL goes on as if its rows had values, with one warning line on ``output``."""
+
+    def __init__(self, hints: RenameHints | None = None, output: TextIO | None = None) -> None:
+        super().__init__(hints)
+        self.output = output
+
+    def ask_not_null_alteration(self, app: str, model: str, name: str, state: FieldState) -> Any:
+        """Go on without a value (Django's choice 2), saying so in one line."""
+        output = self.output or sys.stderr
+        output.write(
+            f"warning: {app}.{model}.{name} becomes NOT NULL without a default; --noinput went "
+            "on as if no row held NULL (migrate stops, changing nothing, if one does)\n"
+        )
+        return NOT_PROVIDED
 
     def undecided_field(self, app: str, model: str, old: str, new: str, state: FieldState) -> bool:
         """Fail: the flags must decide."""
         raise QuestionAborted(
             f"{app}.{model}.{old} may have been renamed to {new} and --noinput cannot ask; "
-            f"decide with {RENAME_FLAGS}"
+            f"decide with --rename-field {app}.{model}.{old}={new}, or --no-renames (remove "
+            "and add, dropping the old column's data)"
         )
 
     def undecided_model(self, app: str, old: str, new: str) -> bool:
         """Fail: the flags must decide."""
         raise QuestionAborted(
             f"model {app}.{old} may have been renamed to {new} and --noinput cannot ask; "
-            f"decide with {RENAME_FLAGS}"
+            f"decide with --rename-model {app}.{old}={new}, or --no-renames (create and "
+            "delete, dropping the old table's rows)"
         )
 
     def ask_fill(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:

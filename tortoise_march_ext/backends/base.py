@@ -76,6 +76,34 @@ class TableChange:
         )
 
 
+class NullsLeft(StateError):
+    """Rows hold NULL in a column that is about to become NOT NULL."""
+
+
+@dataclass(frozen=True)
+class NullCheck:
+    """Stop before a column becomes NOT NULL while rows still hold NULL in it, naming the table,
+    the column and how many rows (inside the migration's transaction: nothing is kept)."""
+
+    sql: str
+    table: str
+    column: str
+
+    def __str__(self) -> str:
+        return self.sql
+
+    async def run(self, conn: Any, connection_for: Any = None) -> None:
+        """Count the NULLs; raise NullsLeft when there are any."""
+        _, rows = await conn.execute_query(self.sql)
+        count = int(rows[0][0]) if rows else 0
+        if count:
+            raise NullsLeft(
+                f'table "{self.table}" has {count} row{"s" if count > 1 else ""} with NULL in '
+                f'column "{self.column}", which becomes NOT NULL; fill them first (a RunPython '
+                "before this operation, or a one-off value: answer 1 in makemigrations)"
+            )
+
+
 class SchemaEditor:
     """Render DDL for one dialect. Subclasses fill the class-level data and a few hooks."""
 
@@ -317,6 +345,11 @@ class SchemaEditor:
     def alter_table(self, change: TableChange) -> list[str]:
         """Return the statements that turn ``change.old`` into ``change.new``, keeping rows."""
         raise NotImplementedError
+
+    def null_check(self, table: str, column: str) -> NullCheck:
+        """Return the check that no row of ``table`` holds NULL in ``column``."""
+        sql = f"SELECT COUNT(*) FROM {self.quote(table)} WHERE {self.quote(column)} IS NULL;"
+        return NullCheck(sql, table, column)
 
     # -- NOT VALID constraints ----------------------------------------------------------------
     def add_check_not_valid(self, table: str, check: TableCheck) -> list[str]:

@@ -42,6 +42,8 @@ from ..project import Project, open_project
 from ..schema import fields
 from ..schema.state import FieldState, ModelState, ProjectState
 from ..schema.tables import derived_name, index_name
+from .conflicts import conflicts, touched
+from .summary import summarised
 
 Key = tuple[str, str]
 MAX_NAME = 52
@@ -91,7 +93,7 @@ def make_questioner(
     """Return the questioner the CLI flags ask for (stdin/stdout unless given)."""
     hints = RenameHints.parse(rename_fields, rename_models, no_renames)
     if noinput:
-        return NoInputQuestioner(hints)
+        return NoInputQuestioner(hints, output)
     return InteractiveQuestioner(input or sys.stdin, output or sys.stdout, hints)
 
 
@@ -286,9 +288,9 @@ async def makemigrations(
             written.append(unit)
             made = _render(project, unit, deps, initial, empty)
             key = (unit.app, unit.name)
-            made.findings = lint_operations(
-                key, unit.operations, state, atomic=unit.atomic
-            ).findings
+            made.findings = summarised(
+                lint_operations(key, unit.operations, state, atomic=unit.atomic).findings
+            )
             for operation in unit.operations:
                 operation.state_forwards(unit.app, state)
             result.migrations.append(made)
@@ -342,7 +344,9 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         source = update_module(node.path, node.source, node.operations, edit)
         made = NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
         before = replay(project.graph, [k for k in project.graph.topological([leaf]) if k != leaf])
-        made.findings = lint_operations(leaf, operations, before, atomic=node.atomic).findings
+        made.findings = summarised(
+            lint_operations(leaf, operations, before, atomic=node.atomic).findings
+        )
         result.migrations.append(made)
     return result
 
@@ -431,18 +435,6 @@ def _write(result: MakeMigrationsResult, dry: bool) -> None:
         item.path.write_text(item.source, encoding="utf-8")
 
 
-def _touched(operations: list[Operation]) -> set[tuple[str, str | None]]:
-    """Return the (model, field) pairs operations change (field None: the whole model)."""
-    out: set[tuple[str, str | None]] = set()
-    for op in operations:
-        data = op.__dict__
-        if "model" in data:
-            out.add((data["model"], data.get("name") or data.get("new_name")))
-        elif isinstance(data.get("name"), str):
-            out.add((data["name"], None))
-    return out
-
-
 def _branch(project: Project, leaf: Key, others: list[Key]) -> list[Operation]:
     shared = {k for other in others for k in project.graph.topological([other])}
     mine = [k for k in project.graph.topological([leaf]) if k not in shared]
@@ -457,10 +449,9 @@ def _merges(
         leaves = project.graph.leaves(app)
         if len(leaves) < 2:
             continue
-        touched = [
-            _touched(_branch(project, leaf, [o for o in leaves if o != leaf])) for leaf in leaves
-        ]
-        overlap = sorted(f"{m}.{f}" if f else m for m in set.intersection(*touched) for m, f in [m])
+        overlap = conflicts(
+            [touched(_branch(project, leaf, [o for o in leaves if o != leaf])) for leaf in leaves]
+        )
         names = ", ".join(n for _, n in leaves)
         if overlap and not questioner.confirm(
             f"The branches {names} of {app!r} both change {', '.join(overlap)}. Merge anyway? "

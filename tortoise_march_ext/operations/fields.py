@@ -209,17 +209,38 @@ class AlterField(FieldOperation):
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[str]:
-        """Alter the column, then the columns of other tables that follow its type."""
-        out = super().database_forwards(app, editor, from_state, to_state)
+    ) -> list[Any]:
+        """Check for NULLs nothing fills, alter the column, then the columns of other tables
+        that follow its type."""
+        out = self._null_check(app, editor, from_state, to_state)
+        out += super().database_forwards(app, editor, from_state, to_state)
         return out + _follow_references(app, self.model, editor, from_state, to_state)
 
     def database_backwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
-    ) -> list[str]:
-        """Restore the column, then the columns of other tables that follow its type."""
-        out = super().database_backwards(app, editor, from_state, to_state)
+    ) -> list[Any]:
+        """Restore the column (checked for NULLs first), then the columns that follow it."""
+        out = self._null_check(app, editor, to_state, from_state)
+        out += super().database_backwards(app, editor, from_state, to_state)
         return out + _follow_references(app, self.model, editor, to_state, from_state)
+
+    def _null_check(
+        self, app: str, editor: SchemaEditor, before: ProjectState, after: ProjectState
+    ) -> list[Any]:
+        """Return the check that no row holds NULL when the column becomes NOT NULL and nothing
+        (a one-off value, the default, the database default) fills the NULLs. A CHECK (col IS
+        NOT NULL) already on the table (``safe_defaults`` validates one first) proves it."""
+        old, new = self.existing_field(app, before), self.existing_field(app, after)
+        if old is None or new is None or not old.null or new.null or new.is_m2m:
+            return []
+        if self.fills(app, before, after) or new.db_default is not NOT_PROVIDED:
+            return []
+        model = before.get_model(app, self.model)
+        column = old.column(self.name)
+        proof = f"{editor.quote(column)} IS NOT NULL"
+        if any(c.kind == "check" and c.check == proof for c in model.constraints):
+            return []
+        return [editor.null_check(resolve_table(before, model).name, column)]
 
     def describe(self) -> str:
         """Describe the operation."""
