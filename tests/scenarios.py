@@ -661,3 +661,48 @@ flag = fields.BooleanField(db_default=True)
         ],
     ),
 ]
+
+
+@dataclass
+class AnsweredScenario(Scenario):
+    """A scenario whose makemigrations questions are answered by rename flags
+    (``app.Model.old=new``), as ``--rename-field`` gives them."""
+
+    rename_fields: tuple[str, ...] = ()
+    last_operations: tuple[str, ...] = ()  # what the last step's migration must consist of
+
+
+CODE_FOO = (
+    "code = fields.CharField(max_length=10, unique=True)\nlabel = fields.CharField(max_length=20)"
+)
+ANSWERED_SCENARIOS: list[AnsweredScenario] = [
+    AnsweredScenario(
+        "rename_field_targeted_by_to_field_keeps_references",
+        [
+            one(
+                model("Foo", f"{ID}\n{CODE_FOO}"),
+                model(
+                    "Bar",
+                    f'{ID}\nfoo = fields.ForeignKeyField("app.Foo", related_name="bars", to_field="code")',
+                ),
+                rows=[
+                    "INSERT INTO foo (id, code, label) VALUES (1, 'k1', 'one')",
+                    "INSERT INTO bar (id, foo_id) VALUES (7, 'k1')",
+                ],
+            ),
+            one(
+                model("Foo", f"{ID}\n{CODE_FOO.replace('code =', 'key =')}"),
+                model(
+                    "Bar",
+                    f'{ID}\nfoo = fields.ForeignKeyField("app.Foo", related_name="bars", to_field="key")',
+                ),
+                expect={
+                    "SELECT id, key, label FROM foo": [(1, "k1", "one")],
+                    "SELECT id, foo_id FROM bar": [(7, "k1")],
+                },
+            ),
+        ],
+        rename_fields=("app.Foo.code=key",),
+        last_operations=("Rename field code on Foo to key",),
+    ),
+]

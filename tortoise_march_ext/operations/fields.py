@@ -251,7 +251,8 @@ class RenameField(FieldOperation):
         return self.new_name
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Rename the field everywhere the model mentions it."""
+        """Rename the field everywhere the model mentions it, and in every relation that
+        targets it through ``to_field``."""
         model = self.target(app, state)
         if model.has_field(self.new_name):
             raise_exists(model, self.new_name)
@@ -270,6 +271,7 @@ class RenameField(FieldOperation):
                 ),
             )
         )
+        state.rename_field_references(f"{app}.{self.model}", self.old_name, self.new_name)
 
     def _swap(self, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.new_name if n == self.old_name else n for n in names)
