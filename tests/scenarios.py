@@ -706,3 +706,32 @@ ANSWERED_SCENARIOS: list[AnsweredScenario] = [
         last_operations=("Rename field code on Foo to key",),
     ),
 ]
+
+
+SCENARIOS.append(
+    Scenario(
+        "nullable_to_not_null_with_db_default_fills_nulls",
+        [
+            one(
+                model(
+                    "Item",
+                    f"{ID}\nqty = fields.IntField(null=True)\nnote = fields.CharField(max_length=20, null=True)\nmade = fields.DatetimeField(null=True)",
+                ),
+                rows=[
+                    "INSERT INTO item (id, qty, note, made) VALUES (1, NULL, NULL, NULL)",
+                    "INSERT INTO item (id, qty, note, made) VALUES (2, 3, 'x', NULL)",
+                ],
+            ),
+            one(
+                model(
+                    "Item",
+                    f'{ID}\nqty = fields.IntField(db_default=5)\nnote = fields.CharField(max_length=20, db_default="n/a")\nmade = fields.DatetimeField(db_default=Now())',
+                ),
+                expect={
+                    "SELECT id, qty, note FROM item ORDER BY id": [(1, 5, "n/a"), (2, 3, "x")],
+                    "SELECT COUNT(*) FROM item WHERE made IS NULL": [(0,)],
+                },
+            ),
+        ],
+    )
+)

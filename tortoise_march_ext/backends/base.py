@@ -157,9 +157,14 @@ class SchemaEditor:
 
     def default_sql(self, column: Column) -> str:
         """Render the database default of ``column``."""
-        if isinstance(column.db_default, SqlDefault):
-            return column.db_default.for_dialect(self.dialect)
-        return self.literal(column.db_default, column.kind)
+        return self.fill_sql(column.db_default, column.kind)
+
+    def fill_sql(self, value: Any, kind: str) -> str:
+        """Render what rows receive in a column of ``kind``: a literal, or the SQL of a
+        database default (``SqlDefault``) when the column's ``db_default`` fills them."""
+        if isinstance(value, SqlDefault):
+            return value.for_dialect(self.dialect)
+        return self.literal(value, kind)
 
     def split_statements(self, sql: str) -> list[str]:
         """Return the single statements of ``sql`` (where scripts would break transactions)."""

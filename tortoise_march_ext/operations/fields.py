@@ -23,6 +23,14 @@ def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str
     return {field.column(name): value}
 
 
+def _fill_nulls(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str, Any]:
+    """Return ``{column: value}`` for the NULLs of a column that becomes NOT NULL: the one-off
+    value, else the database default (its SQL, as Django fills them), else the static default."""
+    if one_off is NOT_PROVIDED and field.db_default is not NOT_PROVIDED and not field.null:
+        return {field.column(name): field.db_default}
+    return _fill(field, name, one_off)
+
+
 class FieldOperation(ModelOperation):
     """An operation on one field of one model."""
 
@@ -197,15 +205,16 @@ class AlterField(FieldOperation):
 
     @property
     def fills_nulls(self) -> bool:
-        """Return whether NULLs get a value (the one-off fill or the static default) when the
-        field becomes NOT NULL."""
-        return bool(_fill(self.field, self.name, self.fill))
+        """Return whether NULLs get a value (the one-off fill, the database default or the
+        static default) when the field becomes NOT NULL."""
+        return bool(_fill_nulls(self.field, self.name, self.fill))
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
-        """Fill NULLs with the static default when the field becomes NOT NULL."""
+        """Fill NULLs (one-off value, database default, static default) when the field
+        becomes NOT NULL."""
         old = before.get_model(app, self.model).get_field(self.name)
         new = after.get_model(app, self.model).get_field(self.name)
-        return _fill(new, self.name, self.fill) if old.null and not new.null else {}
+        return _fill_nulls(new, self.name, self.fill) if old.null and not new.null else {}
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
