@@ -735,3 +735,57 @@ SCENARIOS.append(
         ],
     )
 )
+
+
+TAG = model("Tag", f"{ID}\nname = fields.CharField(max_length=20)")
+SCENARIOS.append(
+    Scenario(
+        "primary_key_replaced_on_a_model_with_many_to_many",
+        [
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'slug = fields.CharField(max_length=20, primary_key=True)\nvalue = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                rows=[
+                    "INSERT INTO tag (id, name) VALUES (1, 'a'), (2, 'b')",
+                    "INSERT INTO config (slug, value) VALUES ('x', 10), ('y', 20)",
+                    "INSERT INTO config_tag (config_id, tag_id) VALUES ('x', 1), ('y', 1), ('y', 2)",
+                ],
+            ),
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'value = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                expect={
+                    "SELECT c.value, t.tag_id FROM config c JOIN config_tag t ON t.config_id = c.id"
+                    " ORDER BY c.value, t.tag_id": [(10, 1), (20, 1), (20, 2)],
+                },
+                # the removed slug has no default to come back with: empty the table before zero
+                rows=["DELETE FROM config_tag", "DELETE FROM config"],
+            ),
+        ],
+    )
+)
+SCENARIOS.append(
+    Scenario(
+        "primary_key_moved_off_a_kept_field_with_many_to_many",
+        [
+            SCENARIOS[-1].steps[0],
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'slug = fields.CharField(max_length=20, unique=True)\nvalue = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                expect={
+                    "SELECT c.slug, t.tag_id FROM config c JOIN config_tag t ON t.config_id = c.id"
+                    " ORDER BY c.slug, t.tag_id": [("x", 1), ("y", 1), ("y", 2)],
+                },
+            ),
+        ],
+    )
+)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import SchemaEditor
+from ..backends.base import SchemaEditor, TableChange
 from ..schema.state import (
     NOT_PROVIDED,
     FieldState,
     ModelState,
     ProjectState,
 )
-from ..schema.tables import resolve_table
+from ..schema.tables import Column, Table, model_tables, resolve_table
 from .base import Footprint, ModelOperation, Operation, drop_false, sync_model
 
 
@@ -102,7 +102,11 @@ class AddField(FieldOperation):
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[str]:
-        """Add the column; a NOT VALID foreign key is added as a separate constraint."""
+        """Add the column; a NOT VALID foreign key is added as a separate constraint; a new
+        primary key takes the references of the old one with it."""
+        if self._moves_primary_key(app, from_state):
+            fills = self.fills(app, from_state, to_state)
+            return move_primary_key(app, self.model, editor, from_state, to_state, fills)
         if not (self.not_valid and self.field.is_fk and editor.supports_not_valid):
             return super().database_forwards(app, editor, from_state, to_state)
         bare = to_state.clone()
@@ -113,11 +117,28 @@ class AddField(FieldOperation):
         column = next(c for c in table.columns if c.name == self.field.column(self.name))
         return out + editor.add_foreign_key_not_valid(table.name, column)
 
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Drop the column; a primary key hands the references back to the old one."""
+        if self._moves_primary_key(app, from_state):
+            return move_primary_key(app, self.model, editor, to_state, from_state, {})
+        return super().database_backwards(app, editor, from_state, to_state)
+
+    def _moves_primary_key(self, app: str, before: ProjectState) -> bool:
+        model = before.models.get((app, self.model))
+        return bool(self.field.primary_key and model and _pk_of(model))
+
     def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Append the field."""
+        """Append the field; a new primary key takes over from the model's current one, which
+        stays as a plain column (a model has one primary key at every step)."""
         model = self.target(app, state)
         if model.has_field(self.name):
             raise_exists(model, self.name)
+        old_pk = _pk_of(model) if self.field.primary_key else None
+        if old_pk is not None:
+            plain = model.get_field(old_pk).with_changes(primary_key=False, generated=False)
+            model = model.with_field(old_pk, plain)
         state.put_model(model.with_field(self.name, self.field))
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
@@ -315,6 +336,99 @@ def _follow_references(
     for key in others:
         out += sync_model(editor, (before, before.models.get(key)), (after, after.models.get(key)))
     return out
+
+
+def _pk_of(model: ModelState) -> str | None:
+    return next((n for n, f in model.fields if f.primary_key), None)
+
+
+def move_primary_key(
+    app: str,
+    model: str,
+    editor: SchemaEditor,
+    before: ProjectState,
+    after: ProjectState,
+    fills: dict[str, Any],
+) -> list[str]:
+    """Return the statements that move ``model``'s primary key to another of its columns and
+    repoint every column that references it (through tables, foreign keys), keeping rows: the
+    constraints are dropped, each value is looked up by the old key while both key columns
+    exist (as text, so any key type can be translated into any other), then the columns take
+    their new type and constraints."""
+    old_model, new_model = before.get_model(app, model), after.get_model(app, model)
+    old_main, new_main = resolve_table(before, old_model), resolve_table(after, new_model)
+    old_key = old_model.column_of(_pk_of(old_model) or "")
+    new_key = new_model.column_of(_pk_of(new_model) or "")
+    main = editor.alter_table(TableChange(old_main, new_main, {}, fills))
+    refs = _referencing(before, after, (app, model), old_main.name, old_key)
+    bare = [(_without_references(old, cols), new, cols) for old, new, cols in refs]
+    out = [
+        s for (old, _, _), (b, _, _) in zip(refs, bare, strict=True) for s in _alter(editor, old, b)
+    ]
+    adding = new_key not in old_main.column_names
+    out += main if adding else []
+    texts = []
+    for table, new, cols in bare:
+        text = _as_text(table, cols)
+        texts.append((text, new))
+        out += _alter(editor, table, text)
+        out += [
+            editor.update_reference(table.name, c, new_main.name, old_key, new_key) for c in cols
+        ]
+    out += [] if adding else main
+    for text, new in texts:
+        out += _alter(editor, text, new)
+    return out
+
+
+def _referencing(
+    before: ProjectState, after: ProjectState, own: tuple[str, str], table: str, key: str
+) -> list[tuple[Table, Table, tuple[str, ...]]]:
+    """Return (old table, new table, columns) for each other table whose columns reference
+    ``table.key`` in ``before`` and no longer do in ``after`` (a ``to_field`` stays)."""
+    found = []
+    for name in sorted(set(before.models) & set(after.models)):
+        old = {t.name: t for t in model_tables(before, before.models[name])}
+        new = {t.name: t for t in model_tables(after, after.models[name])}
+        for tname in sorted(old.keys() & new.keys()):
+            if name == own and tname == table:
+                continue
+            cols = tuple(
+                c.name
+                for c in old[tname].columns
+                if _points_at(c, table, key)
+                and not _points_at(new[tname].column(c.name), table, key)
+            )
+            if cols:
+                found.append((old[tname], new[tname], cols))
+    return found
+
+
+def _points_at(column: Column, table: str, key: str) -> bool:
+    ref = column.reference
+    return ref is not None and (ref.table, ref.column) == (table, key)
+
+
+def _alter(editor: SchemaEditor, old: Table, new: Table) -> list[str]:
+    return editor.alter_table(TableChange(old, new, {}, {})) if old != new else []
+
+
+def _replace_columns(table: Table, names: tuple[str, ...], **changes: Any) -> Table:
+    columns = tuple(
+        Column(**{**c.__dict__, **changes}) if c.name in names else c for c in table.columns
+    )
+    return Table(**{**table.__dict__, "columns": columns})
+
+
+def _without_references(table: Table, names: tuple[str, ...]) -> Table:
+    """Return ``table`` with the foreign key constraints of columns ``names`` off."""
+    return _replace_columns(table, names, reference=None)
+
+
+def _as_text(table: Table, names: tuple[str, ...]) -> Table:
+    return _replace_columns(
+        table, names, kind="TextField", max_length=None, max_digits=None, decimal_places=None
+    )
 
 
 def raise_exists(model: ModelState, name: str) -> None:
