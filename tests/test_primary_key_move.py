@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import require_postgres
 from tests.harness import Backend, Project, assert_same
 from tests.scenarios import ID, TAG, model, models
+from tortoise_march_ext.exceptions import MarchError
 
 ENTRY = model(
     "Entry", f'{ID}\nconfig = fields.ForeignKeyField("app.Config", related_name="entries")'
@@ -61,5 +62,32 @@ def test_references_follow_the_primary_key_both_ways(backend_name: str, tmp_path
         assert_same(project.schema(), project.reference_schema(), "back")
         assert backend.execute(project.url, THROUGH.format("slug")) == linked
         assert backend.execute(project.url, ENTRIES.format("slug")) == [(5, "y")]
+    finally:
+        backend.cleanup()
+
+
+def test_a_self_reference_to_the_moving_key_is_refused_before_any_change(tmp_path: Path) -> None:
+    node = 'parent = fields.ForeignKeyField("app.Node", related_name="children", null=True)'
+    backend = Backend("sqlite", tmp_path)
+    try:
+        project = Project(tmp_path, backend)
+        project.write_models(
+            {
+                "app": models(
+                    model(
+                        "Node", f"slug = fields.CharField(max_length=9, primary_key=True)\n{node}"
+                    )
+                )
+            }
+        )
+        project.makemigrations()
+        project.migrate()
+        backend.execute(project.url, "INSERT INTO node (slug, parent_id) VALUES ('a', NULL)")
+        before = project.schema()
+        project.write_models({"app": models(model("Node", node))})
+        project.makemigrations()
+        with pytest.raises(MarchError, match=r"app.Node: its primary key 'slug' cannot move while"):
+            project.migrate()
+        assert project.schema() == before
     finally:
         backend.cleanup()

@@ -351,41 +351,58 @@ def move_primary_key(
     fills: dict[str, Any],
 ) -> list[str]:
     """Return the statements that move ``model``'s primary key to another of its columns and
-    repoint every column that references it (through tables, foreign keys), keeping rows: the
-    constraints are dropped, each value is looked up by the old key while both key columns
-    exist (as text, so any key type can be translated into any other), then the columns take
-    their new type and constraints."""
+    repoint every column that references it (through tables, foreign keys), keeping rows.
+
+    The referencing columns lose their constraints and become text; while both key columns
+    exist, each value is replaced by the same row's new key; then the columns take their new
+    type and constraints. Text carries any key type into any other, in both directions.
+    """
     old_model, new_model = before.get_model(app, model), after.get_model(app, model)
     old_main, new_main = resolve_table(before, old_model), resolve_table(after, new_model)
     old_key = old_model.column_of(_pk_of(old_model) or "")
     new_key = new_model.column_of(_pk_of(new_model) or "")
+    _refuse_self_reference(old_model, old_main, new_main, old_key)
     main = editor.alter_table(TableChange(old_main, new_main, {}, fills))
     refs = _referencing(before, after, (app, model), old_main.name, old_key)
-    bare = [(_without_references(old, cols), new, cols) for old, new, cols in refs]
-    out = [
-        s for (old, _, _), (b, _, _) in zip(refs, bare, strict=True) for s in _alter(editor, old, b)
-    ]
     adding = new_key not in old_main.column_names
+    out: list[str] = []
+    for old, bare, _, _, _ in refs:
+        out += _alter(editor, old, bare)
     out += main if adding else []
-    texts = []
-    for table, new, cols in bare:
-        text = _as_text(table, cols)
-        texts.append((text, new))
-        out += _alter(editor, table, text)
+    for _, bare, text, _, cols in refs:
+        out += _alter(editor, bare, text)
         out += [
-            editor.update_reference(table.name, c, new_main.name, old_key, new_key) for c in cols
+            editor.update_reference(text.name, c, new_main.name, old_key, new_key) for c in cols
         ]
     out += [] if adding else main
-    for text, new in texts:
+    for _, _, text, new, _ in refs:
         out += _alter(editor, text, new)
     return out
 
 
+def _refuse_self_reference(model: ModelState, old: Table, new: Table, key: str) -> None:
+    """Raise StateError when the model's own table references the key that moves."""
+    own = [c.name for c in old.columns if _points_at(c, old.name, key)]
+    moved = [c for c in own if not _points_at(_column(new, c), new.name, key)]
+    if moved:
+        from ..exceptions import StateError
+
+        raise StateError(
+            f"{model.label}: its primary key {key!r} cannot move while its own column(s) "
+            f"{', '.join(moved)} reference it; remove the self-reference in one migration, "
+            "move the primary key in the next, then add the reference back"
+        )
+
+
+_Referencing = tuple[Table, Table, Table, Table, tuple[str, ...]]
+
+
 def _referencing(
     before: ProjectState, after: ProjectState, own: tuple[str, str], table: str, key: str
-) -> list[tuple[Table, Table, tuple[str, ...]]]:
-    """Return (old table, new table, columns) for each other table whose columns reference
-    ``table.key`` in ``before`` and no longer do in ``after`` (a ``to_field`` stays)."""
+) -> list[_Referencing]:
+    """Return (old, without constraints, as text, new, columns) for each other table whose
+    columns reference ``table.key`` in ``before`` and no longer do in ``after`` (a column that
+    targets another field through ``to_field`` stays as it is)."""
     found = []
     for name in sorted(set(before.models) & set(after.models)):
         old = {t.name: t for t in model_tables(before, before.models[name])}
@@ -397,15 +414,28 @@ def _referencing(
                 c.name
                 for c in old[tname].columns
                 if _points_at(c, table, key)
-                and not _points_at(new[tname].column(c.name), table, key)
+                and not _points_at(_column(new[tname], c.name), table, key)
             )
             if cols:
-                found.append((old[tname], new[tname], cols))
+                bare = _replace_columns(old[tname], cols, reference=None)
+                text = _replace_columns(
+                    bare,
+                    cols,
+                    kind="TextField",
+                    max_length=None,
+                    max_digits=None,
+                    decimal_places=None,
+                )
+                found.append((old[tname], bare, text, new[tname], cols))
     return found
 
 
-def _points_at(column: Column, table: str, key: str) -> bool:
-    ref = column.reference
+def _column(table: Table, name: str) -> Column | None:
+    return next((c for c in table.columns if c.name == name), None)
+
+
+def _points_at(column: Column | None, table: str, key: str) -> bool:
+    ref = column.reference if column else None
     return ref is not None and (ref.table, ref.column) == (table, key)
 
 
@@ -418,17 +448,6 @@ def _replace_columns(table: Table, names: tuple[str, ...], **changes: Any) -> Ta
         Column(**{**c.__dict__, **changes}) if c.name in names else c for c in table.columns
     )
     return Table(**{**table.__dict__, "columns": columns})
-
-
-def _without_references(table: Table, names: tuple[str, ...]) -> Table:
-    """Return ``table`` with the foreign key constraints of columns ``names`` off."""
-    return _replace_columns(table, names, reference=None)
-
-
-def _as_text(table: Table, names: tuple[str, ...]) -> Table:
-    return _replace_columns(
-        table, names, kind="TextField", max_length=None, max_digits=None, decimal_places=None
-    )
 
 
 def raise_exists(model: ModelState, name: str) -> None:
