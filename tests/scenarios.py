@@ -747,3 +747,131 @@ SCENARIOS += [
         ],
     ),
 ]
+
+
+@dataclass
+class AnsweredScenario(Scenario):
+    """A scenario whose makemigrations questions are answered by rename flags
+    (``app.Model.old=new``), as ``--rename-field`` gives them."""
+
+    rename_fields: tuple[str, ...] = ()
+    last_operations: tuple[str, ...] = ()  # what the last step's migration must consist of
+
+
+CODE_FOO = (
+    "code = fields.CharField(max_length=10, unique=True)\nlabel = fields.CharField(max_length=20)"
+)
+ANSWERED_SCENARIOS: list[AnsweredScenario] = [
+    AnsweredScenario(
+        "rename_field_targeted_by_to_field_keeps_references",
+        [
+            one(
+                model("Foo", f"{ID}\n{CODE_FOO}"),
+                model(
+                    "Bar",
+                    f'{ID}\nfoo = fields.ForeignKeyField("app.Foo", related_name="bars", to_field="code")',
+                ),
+                rows=[
+                    "INSERT INTO foo (id, code, label) VALUES (1, 'k1', 'one')",
+                    "INSERT INTO bar (id, foo_id) VALUES (7, 'k1')",
+                ],
+            ),
+            one(
+                model("Foo", f"{ID}\n{CODE_FOO.replace('code =', 'key =')}"),
+                model(
+                    "Bar",
+                    f'{ID}\nfoo = fields.ForeignKeyField("app.Foo", related_name="bars", to_field="key")',
+                ),
+                expect={
+                    "SELECT id, key, label FROM foo": [(1, "k1", "one")],
+                    "SELECT id, foo_id FROM bar": [(7, "k1")],
+                },
+            ),
+        ],
+        rename_fields=("app.Foo.code=key",),
+        last_operations=("Rename field code on Foo to key",),
+    ),
+]
+
+
+SCENARIOS.append(
+    Scenario(
+        "nullable_to_not_null_with_db_default_fills_nulls",
+        [
+            one(
+                model(
+                    "Item",
+                    f"{ID}\nqty = fields.IntField(null=True)\nnote = fields.CharField(max_length=20, null=True)\nmade = fields.DatetimeField(null=True)",
+                ),
+                rows=[
+                    "INSERT INTO item (id, qty, note, made) VALUES (1, NULL, NULL, NULL)",
+                    "INSERT INTO item (id, qty, note, made) VALUES (2, 3, 'x', NULL)",
+                ],
+            ),
+            one(
+                model(
+                    "Item",
+                    f'{ID}\nqty = fields.IntField(db_default=5)\nnote = fields.CharField(max_length=20, db_default="n/a")\nmade = fields.DatetimeField(db_default=Now())',
+                ),
+                expect={
+                    "SELECT id, qty, note FROM item ORDER BY id": [(1, 5, "n/a"), (2, 3, "x")],
+                    "SELECT COUNT(*) FROM item WHERE made IS NULL": [(0,)],
+                },
+            ),
+        ],
+    )
+)
+
+
+TAG = model("Tag", f"{ID}\nname = fields.CharField(max_length=20)")
+SCENARIOS.append(
+    Scenario(
+        "primary_key_replaced_on_a_model_with_many_to_many",
+        [
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'slug = fields.CharField(max_length=20, primary_key=True)\nvalue = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                rows=[
+                    "INSERT INTO tag (id, name) VALUES (1, 'a'), (2, 'b')",
+                    "INSERT INTO config (slug, value) VALUES ('x', 10), ('y', 20)",
+                    "INSERT INTO config_tag (config_id, tag_id) VALUES ('x', 1), ('y', 1), ('y', 2)",
+                ],
+            ),
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'value = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                expect={
+                    "SELECT c.value, t.tag_id FROM config c JOIN config_tag t ON t.config_id = c.id"
+                    " ORDER BY c.value, t.tag_id": [(10, 1), (20, 1), (20, 2)],
+                },
+                # the removed slug has no default to come back with: empty the table before zero
+                rows=["DELETE FROM config_tag", "DELETE FROM config"],
+            ),
+        ],
+    )
+)
+SCENARIOS.append(
+    Scenario(
+        "primary_key_moved_off_a_kept_field_with_many_to_many",
+        [
+            SCENARIOS[-1].steps[0],
+            one(
+                TAG,
+                model(
+                    "Config",
+                    'slug = fields.CharField(max_length=20, unique=True)\nvalue = fields.IntField()\ntags = fields.ManyToManyField("app.Tag", related_name="configs")',
+                ),
+                expect={
+                    "SELECT c.slug, t.tag_id FROM config c JOIN config_tag t ON t.config_id = c.id"
+                    " ORDER BY c.slug, t.tag_id": [("x", 1), ("y", 1), ("y", 2)],
+                },
+            ),
+        ],
+    )
+)

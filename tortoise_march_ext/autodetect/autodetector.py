@@ -246,6 +246,13 @@ class Autodetector:
         old_fields, new_fields = old.field_map, new.field_map
         removed = [n for n in old_fields if n not in new_fields]
         added = [n for n in new_fields if n not in old_fields]
+        # A new primary key is added first: it takes the references over from the old one
+        # (which AddField keeps as a plain column), so the model has a primary key at every step.
+        added.sort(key=lambda n: not new_fields[n].primary_key)
+        while added and new_fields[added[0]].primary_key:
+            state = new_fields[added[0]]
+            fill = self._one_off(app, name, added[0], state, "is NOT NULL without a default")
+            self.changes.add(app, AddField(model=name, name=added.pop(0), field=state, fill=fill))
         for field_name in removed:
             self.changes.add(app, RemoveField(model=name, name=field_name))
         for field_name in added:

@@ -198,9 +198,26 @@ class SchemaEditor:
 
     def default_sql(self, column: Column) -> str:
         """Render the database default of ``column``."""
-        if isinstance(column.db_default, SqlDefault):
-            return column.db_default.for_dialect(self.dialect)
-        return self.literal(column.db_default, column.kind)
+        return self.fill_sql(column.db_default, column.kind)
+
+    def fill_sql(self, value: Any, kind: str) -> str:
+        """Render what rows receive in a column of ``kind``: a literal, or the SQL of a
+        database default (``SqlDefault``) when the column's ``db_default`` fills them."""
+        if isinstance(value, SqlDefault):
+            return value.for_dialect(self.dialect)
+        return self.literal(value, kind)
+
+    def update_reference(
+        self, table: str, column: str, target: str, old_key: str, new_key: str
+    ) -> str:
+        """Return the UPDATE that replaces each value of the text column ``table.column``, a
+        reference to ``target.old_key``, with the same row's ``target.new_key`` (as text)."""
+        t, c, tt = self.quote(table), self.quote(column), self.quote(target)
+        old, new = f"{tt}.{self.quote(old_key)}", f"{tt}.{self.quote(new_key)}"
+        return (
+            f"UPDATE {t} SET {c} = (SELECT CAST({new} AS TEXT) FROM {tt} "
+            f"WHERE CAST({old} AS TEXT) = {t}.{c});"
+        )
 
     def split_statements(self, sql: str) -> list[str]:
         """Return the single statements of ``sql`` (where scripts would break transactions)."""

@@ -301,7 +301,7 @@ class PostgresEditor(SchemaEditor):
             else:
                 out.append(f"{alter} SET DEFAULT {self.default_sql(n)};")
         if o.null and not n.null and n.name in change.fills:
-            fill = self.literal(change.fills[n.name], n.kind)
+            fill = self.fill_sql(change.fills[n.name], n.kind)
             out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL;")
         if o.null != n.null and not (n.primary_key and not o.primary_key):
             out.append(f"{alter} {'DROP' if n.null else 'SET'} NOT NULL;")
@@ -341,7 +341,7 @@ class PostgresEditor(SchemaEditor):
         if column.name not in fills:
             out = [f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.column_sql(column)};"]
         else:
-            fill = self.literal(fills[column.name], column.kind)
+            fill = self.fill_sql(fills[column.name], column.kind)
             out = [
                 f"ALTER TABLE {self.quote(table)} ADD COLUMN "
                 f"{self.column_sql(column, default=fill)};"

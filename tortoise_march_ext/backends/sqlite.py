@@ -296,10 +296,10 @@ class SqliteEditor(SchemaEditor):
             if source in old_names:
                 expr = self.quote(source)
                 if column.name in change.fills:
-                    fill = self.literal(change.fills[column.name], column.kind)
+                    fill = self.fill_sql(change.fills[column.name], column.kind)
                     expr = f"COALESCE({expr}, {fill})"
             elif column.name in change.fills:
-                expr = self.literal(change.fills[column.name], column.kind)
+                expr = self.fill_sql(change.fills[column.name], column.kind)
             else:
                 continue
             targets.append(self.quote(column.name))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import SchemaEditor
+from ..backends.base import SchemaEditor, TableChange
 from ..schema.state import (
     NOT_PROVIDED,
     FieldState,
     ModelState,
     ProjectState,
 )
-from ..schema.tables import resolve_table
+from ..schema.tables import Column, Table, model_tables, resolve_table
 from .base import Footprint, ModelOperation, Operation, drop_false, sync_model
 
 
@@ -21,6 +21,14 @@ def _fill(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str
     if field.null or field.is_m2m or value is NOT_PROVIDED:
         return {}
     return {field.column(name): value}
+
+
+def _fill_nulls(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> dict[str, Any]:
+    """Return ``{column: value}`` for the NULLs of a column that becomes NOT NULL: the one-off
+    value, else the database default (its SQL, as Django fills them), else the static default."""
+    if one_off is NOT_PROVIDED and field.db_default is not NOT_PROVIDED and not field.null:
+        return {field.column(name): field.db_default}
+    return _fill(field, name, one_off)
 
 
 class FieldOperation(ModelOperation):
@@ -94,7 +102,11 @@ class AddField(FieldOperation):
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[str]:
-        """Add the column; a NOT VALID foreign key is added as a separate constraint."""
+        """Add the column; a NOT VALID foreign key is added as a separate constraint; a new
+        primary key takes the references of the old one with it."""
+        if self._moves_primary_key(app, from_state):
+            fills = self.fills(app, from_state, to_state)
+            return move_primary_key(app, self.model, editor, from_state, to_state, fills)
         if not (self.not_valid and self.field.is_fk and editor.supports_not_valid):
             return super().database_forwards(app, editor, from_state, to_state)
         bare = to_state.clone()
@@ -105,11 +117,28 @@ class AddField(FieldOperation):
         column = next(c for c in table.columns if c.name == self.field.column(self.name))
         return out + editor.add_foreign_key_not_valid(table.name, column)
 
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[str]:
+        """Drop the column; a primary key hands the references back to the old one."""
+        if self._moves_primary_key(app, from_state):
+            return move_primary_key(app, self.model, editor, to_state, from_state, {})
+        return super().database_backwards(app, editor, from_state, to_state)
+
+    def _moves_primary_key(self, app: str, before: ProjectState) -> bool:
+        model = before.models.get((app, self.model))
+        return bool(self.field.primary_key and model and _pk_of(model))
+
     def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Append the field."""
+        """Append the field; a new primary key takes over from the model's current one, which
+        stays as a plain column (a model has one primary key at every step)."""
         model = self.target(app, state)
         if model.has_field(self.name):
             raise_exists(model, self.name)
+        old_pk = _pk_of(model) if self.field.primary_key else None
+        if old_pk is not None:
+            plain = model.get_field(old_pk).with_changes(primary_key=False, generated=False)
+            model = model.with_field(old_pk, plain)
         state.put_model(model.with_field(self.name, self.field))
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
@@ -197,15 +226,16 @@ class AlterField(FieldOperation):
 
     @property
     def fills_nulls(self) -> bool:
-        """Return whether NULLs get a value (the one-off fill or the static default) when the
-        field becomes NOT NULL."""
-        return bool(_fill(self.field, self.name, self.fill))
+        """Return whether NULLs get a value (the one-off fill, the database default or the
+        static default) when the field becomes NOT NULL."""
+        return bool(_fill_nulls(self.field, self.name, self.fill))
 
     def fills(self, app: str, before: ProjectState, after: ProjectState) -> dict[str, Any]:
-        """Fill NULLs with the static default when the field becomes NOT NULL."""
+        """Fill NULLs (one-off value, database default, static default) when the field
+        becomes NOT NULL."""
         old = before.get_model(app, self.model).get_field(self.name)
         new = after.get_model(app, self.model).get_field(self.name)
-        return _fill(new, self.name, self.fill) if old.null and not new.null else {}
+        return _fill_nulls(new, self.name, self.fill) if old.null and not new.null else {}
 
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
@@ -272,7 +302,8 @@ class RenameField(FieldOperation):
         return self.new_name
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
-        """Rename the field everywhere the model mentions it."""
+        """Rename the field everywhere the model mentions it, and in every relation that
+        targets it through ``to_field``."""
         model = self.target(app, state)
         if model.has_field(self.new_name):
             raise_exists(model, self.new_name)
@@ -291,6 +322,7 @@ class RenameField(FieldOperation):
                 ),
             )
         )
+        state.rename_field_references(f"{app}.{self.model}", self.old_name, self.new_name)
 
     def _swap(self, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.new_name if n == self.old_name else n for n in names)
@@ -325,6 +357,118 @@ def _follow_references(
     for key in others:
         out += sync_model(editor, (before, before.models.get(key)), (after, after.models.get(key)))
     return out
+
+
+def _pk_of(model: ModelState) -> str | None:
+    return next((n for n, f in model.fields if f.primary_key), None)
+
+
+def move_primary_key(
+    app: str,
+    model: str,
+    editor: SchemaEditor,
+    before: ProjectState,
+    after: ProjectState,
+    fills: dict[str, Any],
+) -> list[str]:
+    """Return the statements that move ``model``'s primary key to another of its columns and
+    repoint every column that references it (through tables, foreign keys), keeping rows.
+
+    The referencing columns lose their constraints and become text; while both key columns
+    exist, each value is replaced by the same row's new key; then the columns take their new
+    type and constraints. Text carries any key type into any other, in both directions.
+    """
+    old_model, new_model = before.get_model(app, model), after.get_model(app, model)
+    old_main, new_main = resolve_table(before, old_model), resolve_table(after, new_model)
+    old_key = old_model.column_of(_pk_of(old_model) or "")
+    new_key = new_model.column_of(_pk_of(new_model) or "")
+    _refuse_self_reference(old_model, old_main, new_main, old_key)
+    main = editor.alter_table(TableChange(old_main, new_main, {}, fills))
+    refs = _referencing(before, after, (app, model), old_main.name, old_key)
+    adding = new_key not in old_main.column_names
+    out: list[str] = []
+    for old, bare, _, _, _ in refs:
+        out += _alter(editor, old, bare)
+    out += main if adding else []
+    for _, bare, text, _, cols in refs:
+        out += _alter(editor, bare, text)
+        out += [
+            editor.update_reference(text.name, c, new_main.name, old_key, new_key) for c in cols
+        ]
+    out += [] if adding else main
+    for _, _, text, new, _ in refs:
+        out += _alter(editor, text, new)
+    return out
+
+
+def _refuse_self_reference(model: ModelState, old: Table, new: Table, key: str) -> None:
+    """Raise StateError when the model's own table references the key that moves."""
+    own = [c.name for c in old.columns if _points_at(c, old.name, key)]
+    moved = [c for c in own if not _points_at(_column(new, c), new.name, key)]
+    if moved:
+        from ..exceptions import StateError
+
+        raise StateError(
+            f"{model.label}: its primary key {key!r} cannot move while its own column(s) "
+            f"{', '.join(moved)} reference it; remove the self-reference in one migration, "
+            "move the primary key in the next, then add the reference back"
+        )
+
+
+_Referencing = tuple[Table, Table, Table, Table, tuple[str, ...]]
+
+
+def _referencing(
+    before: ProjectState, after: ProjectState, own: tuple[str, str], table: str, key: str
+) -> list[_Referencing]:
+    """Return (old, without constraints, as text, new, columns) for each other table whose
+    columns reference ``table.key`` in ``before`` and no longer do in ``after`` (a column that
+    targets another field through ``to_field`` stays as it is)."""
+    found = []
+    for name in sorted(set(before.models) & set(after.models)):
+        old = {t.name: t for t in model_tables(before, before.models[name])}
+        new = {t.name: t for t in model_tables(after, after.models[name])}
+        for tname in sorted(old.keys() & new.keys()):
+            if name == own and tname == table:
+                continue
+            cols = tuple(
+                c.name
+                for c in old[tname].columns
+                if _points_at(c, table, key)
+                and not _points_at(_column(new[tname], c.name), table, key)
+            )
+            if cols:
+                bare = _replace_columns(old[tname], cols, reference=None)
+                text = _replace_columns(
+                    bare,
+                    cols,
+                    kind="TextField",
+                    max_length=None,
+                    max_digits=None,
+                    decimal_places=None,
+                )
+                found.append((old[tname], bare, text, new[tname], cols))
+    return found
+
+
+def _column(table: Table, name: str) -> Column | None:
+    return next((c for c in table.columns if c.name == name), None)
+
+
+def _points_at(column: Column | None, table: str, key: str) -> bool:
+    ref = column.reference if column else None
+    return ref is not None and (ref.table, ref.column) == (table, key)
+
+
+def _alter(editor: SchemaEditor, old: Table, new: Table) -> list[str]:
+    return editor.alter_table(TableChange(old, new, {}, {})) if old != new else []
+
+
+def _replace_columns(table: Table, names: tuple[str, ...], **changes: Any) -> Table:
+    columns = tuple(
+        Column(**{**c.__dict__, **changes}) if c.name in names else c for c in table.columns
+    )
+    return Table(**{**table.__dict__, "columns": columns})
 
 
 def raise_exists(model: ModelState, name: str) -> None:

@@ -367,6 +367,14 @@ class ProjectState:
                 if state.is_relation and state.to == label:
                     yield model, name, state
 
+    def rename_field_references(self, label: str, old: str, new: str) -> None:
+        """Point every relation whose ``to_field`` names field ``old`` of ``label`` at ``new``
+        (Django's ``ProjectState.rename_field`` does the same), the model itself included."""
+        for model, name, state in list(self.relations_to(label)):
+            if state.to_field == old:
+                current = self.get_model(model.app, model.name)
+                self.put_model(current.with_field(name, state.with_changes(to_field=new)))
+
     def only_apps(self, apps: set[str]) -> ProjectState:
         """Return the part of the state that belongs to ``apps``."""
         return ProjectState(
