@@ -130,8 +130,10 @@ def _common(field: Field, name: str, column: str, default_column: str) -> dict[s
     if field.pk:
         options["primary_key"] = True
     else:
+        # generate_schemas() builds a UNIQUE constraint and, for index=True, a separate index:
+        # both options are kept, as the user wrote them.
         options["unique"] = bool(field.unique)
-        options["db_index"] = bool(field.index) and not field.unique
+        options["db_index"] = bool(field.index)
     return options
 
 
