@@ -115,15 +115,23 @@ def ignores(op: ops.Operation) -> list[tuple[str, str]]:
     ]
 
 
-def _settle(hits: list[Hit], op: ops.Operation, where: Key, index: int, report: LintReport) -> None:
-    """Add one operation's findings to ``report``, moving the silenced ones to ``ignored``."""
+def _settle(
+    hits: list[Hit],
+    op: ops.Operation,
+    where: Key,
+    index: int,
+    report: LintReport,
+    exclude: Collection[str] = (),
+) -> None:
+    """Add one operation's findings to ``report``, moving the silenced ones to ``ignored``;
+    rules in ``exclude`` (silenced project-wide) are dropped."""
     reasons: dict[str, str] = {}
     for rule, why in ignores(op):
         if why.strip() and rule != "ignore-without-reason":
             reasons.setdefault(rule, why.strip())
         elif not why.strip():
             hits.append(Hit("ignore-without-reason", rule))
-    for hit in hits:
+    for hit in (h for h in hits if h.rule not in exclude):
         reason, alternative = (text.format(subject=hit.subject) for text in RULES[hit.rule])
         finding = Finding(hit.rule, *where, index, op.describe(), reason, alternative)
         if hit.rule in reasons:
@@ -136,8 +144,9 @@ def _settle(hits: list[Hit], op: ops.Operation, where: Key, index: int, report: 
 class Linter:
     """Replay migrations in order, linting those asked for against the state before each step."""
 
-    def __init__(self, state: ProjectState | None = None) -> None:
+    def __init__(self, state: ProjectState | None = None, exclude: Collection[str] = ()) -> None:
         self.state = state.clone() if state is not None else ProjectState()
+        self.exclude = frozenset(exclude)  # rules silenced project-wide (lint_exclude)
         self.not_valid: set[str] = set()  # CHECK constraints added NOT VALID, not validated yet
         self.report = LintReport()
 
@@ -149,7 +158,7 @@ class Linter:
         # the whole migration without a transaction, which the file should say.
         ctx = Context(app, self.state, existing, atomic, self.not_valid)
         for index, op in enumerate(operations):
-            _settle(check_operation(op, ctx), op, key, index, self.report)
+            _settle(check_operation(op, ctx), op, key, index, self.report, self.exclude)
             self.forward(app, op, existing)
 
     def forward(self, app: str, op: ops.Operation, existing: set[str] | None = None) -> None:
@@ -168,8 +177,14 @@ class Linter:
             existing.add(op.new_name)
 
 
-def lint_graph(graph: MigrationGraph, selected: Collection[Key] | None = None) -> LintReport:
-    """Lint the ``selected`` migrations of ``graph`` (default: all), replaying their ancestors.
+def lint_graph(
+    graph: MigrationGraph,
+    selected: Collection[Key] | None = None,
+    *,
+    exclude: Collection[str] = (),
+) -> LintReport:
+    """Lint the ``selected`` migrations of ``graph`` (default: all), replaying their ancestors;
+    the rules in ``exclude`` report nothing.
 
     Nodes need ``operations`` and ``atomic`` (as :class:`~.files.loader.LoadedMigration` has).
     """
@@ -177,7 +192,7 @@ def lint_graph(graph: MigrationGraph, selected: Collection[Key] | None = None) -
     missing = sorted(wanted - set(graph.nodes)) if wanted is not None else []
     if missing:
         raise GraphError(f"no migration {missing[0][0]}.{missing[0][1]} in the migration graph")
-    linter = Linter()
+    linter = Linter(exclude=exclude)
     for key in graph.topological(wanted):
         node = graph.nodes[key]
         if wanted is None or key in wanted:
@@ -189,9 +204,15 @@ def lint_graph(graph: MigrationGraph, selected: Collection[Key] | None = None) -
 
 
 def lint_operations(
-    key: Key, operations: Sequence[ops.Operation], state: ProjectState, *, atomic: bool = True
+    key: Key,
+    operations: Sequence[ops.Operation],
+    state: ProjectState,
+    *,
+    atomic: bool = True,
+    exclude: Collection[str] = (),
 ) -> LintReport:
-    """Lint operations not written yet (``key`` names their migration) on top of ``state``."""
-    linter = Linter(state)
+    """Lint operations not written yet (``key`` names their migration) on top of ``state``; the
+    rules in ``exclude`` report nothing."""
+    linter = Linter(state, exclude)
     linter.migration(key, operations, atomic)
     return linter.report
