@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from tortoise.contrib.mysql import fields as mysql_fields
+from tortoise.contrib.postgres import fields as pg_fields
 
 from tests.conftest import require_postgres
 from tests.harness import Backend, Project
@@ -23,6 +25,8 @@ from tests.test_scenarios import test_scenario as run_scenario
 from tortoise_march_ext.exceptions import MarchError
 from tortoise_march_ext.files.loader import load_migrations
 from tortoise_march_ext.schema import fields
+from tortoise_march_ext.schema.historical import tortoise_field
+from tortoise_march_ext.schema.state import ModelState
 
 CONTRIB = (
     "from tortoise.contrib.mysql.fields import GeometryField\n"
@@ -208,3 +212,18 @@ def test_every_contrib_field_round_trips_through_a_file(tmp_path: Path) -> None:
     assert written["binary"].binary_compression
     assert written["text"] == fields.MySQLUUIDField(null=True, binary_compression=False)
     assert written["ints"] == fields.ArrayField(null=True, element_type="int")
+
+
+def test_historical_models_get_the_contrib_field_classes() -> None:
+    owner = ModelState(app="app", name="Doc", table="doc", fields=())
+    search = tortoise_field(
+        owner, "search", fields.TSVectorField(source_fields=("title",), config="simple")
+    )
+    assert isinstance(search, pg_fields.TSVectorField)
+    assert (search.source_fields, search.config, search.generated) == (("title",), "simple", True)
+    ints = tortoise_field(owner, "ints", fields.ArrayField(element_type="bigint", null=True))
+    assert isinstance(ints, pg_fields.ArrayField) and ints.SQL_TYPE == "BIGINT[]"
+    shape = tortoise_field(owner, "shape", fields.GeometryField(null=True))
+    assert isinstance(shape, mysql_fields.GeometryField)
+    uid = tortoise_field(owner, "uid", fields.MySQLUUIDField(binary_compression=False))
+    assert isinstance(uid, mysql_fields.UUIDField) and not uid._binary_compression
