@@ -150,8 +150,16 @@ CASES: dict[str, tuple[list[Steps], list[Steps]]] = {
             lambda: [
                 [alter("price", fields.DecimalField(max_digits=12, decimal_places=4, null=True))]
             ],
+            lambda: [
+                [add("tags", fields.ArrayField(null=True))],
+                [alter("tags", fields.ArrayField(element_type="bigint", null=True))],
+            ],
         ],
         [
+            lambda: [
+                [add("uid", fields.UUIDField(null=True))],
+                [alter("uid", fields.MySQLUUIDField(null=True))],
+            ],
             lambda: [[alter("name", fields.CharField(max_length=100, null=True))]],
             lambda: [[alter("name", fields.TextField(null=True))]],
             lambda: [[alter("n", fields.IntField(null=True, description="count"))]],

@@ -88,6 +88,8 @@ def column_type(field: FieldState, state: ProjectState, depth: int = 0) -> tuple
         return (base, field.max_length)
     if base == "numeric":
         return (base, field.max_digits, field.decimal_places)
+    if field.kind == "ArrayField":
+        return (base, field.element_type)
     return (base,)
 
 

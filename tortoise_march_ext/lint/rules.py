@@ -83,6 +83,8 @@ PG_TYPES = {
     "CharEnumField": "varchar",
     "TextField": "text",
     "DecimalField": "numeric",
+    "UUIDField": "uuid",
+    "MySQLUUIDField": "uuid",
 }
 """PostgreSQL column types of the kinds that share one; other kinds are their own type."""
 
