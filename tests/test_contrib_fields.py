@@ -105,6 +105,10 @@ POSTGRES_SCENARIOS = [
                 expect={"SELECT ints, tags FROM doc": [([1, 2], ["x", "y"])]},
             ),
             step(doc(), expect={"SELECT title FROM doc": [("a",)]}),
+            step(
+                doc(f"{ARRAYS}\nlabels = ArrayField(\"text\", default=['a \"b\"', 'c,d'])"),
+                expect={"SELECT labels FROM doc": [(['a "b"', "c,d"],)]},
+            ),
         ],
         backends=("postgres",),
     ),

@@ -109,6 +109,12 @@ class PostgresEditor(SchemaEditor):
             parts.append(text)
         return f"GENERATED ALWAYS AS ({' || '.join(parts)}) STORED"
 
+    def db_value(self, value: Any, kind: str) -> Any:
+        """Convert as the base does; a list for an ArrayField becomes an array literal."""
+        if kind == "ArrayField" and isinstance(value, (list, tuple)):
+            return "{" + ",".join(_array_item(item) for item in value) + "}"
+        return super().db_value(value, kind)
+
     def bytes_literal(self, value: bytes) -> str:
         """Render a bytea literal."""
         return f"'\\x{value.hex()}'::bytea"
@@ -484,6 +490,18 @@ class PostgresEditor(SchemaEditor):
             "WHERE table_schema = current_schema() AND table_name = $1",
             [RECORDER_TABLE],
         )
+
+
+def _array_item(value: Any) -> str:
+    """Return one element of a PostgreSQL array literal (text quoted, ``"`` and ``\\`` escaped)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def _regenerated(change: TableChange) -> set[str]:
