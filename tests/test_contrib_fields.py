@@ -22,11 +22,14 @@ from tests.conftest import require_postgres
 from tests.harness import Backend, Project
 from tests.scenarios import ID, Scenario, model, models, one
 from tests.test_scenarios import test_scenario as run_scenario
+from tortoise_march_ext.backends.postgres import PostgresEditor
+from tortoise_march_ext.backends.sqlite import SqliteEditor
 from tortoise_march_ext.exceptions import MarchError
 from tortoise_march_ext.files.loader import load_migrations
 from tortoise_march_ext.schema import fields
 from tortoise_march_ext.schema.historical import tortoise_field
 from tortoise_march_ext.schema.state import ModelState
+from tortoise_march_ext.schema.tables import Column
 
 CONTRIB = (
     "from tortoise.contrib.mysql.fields import GeometryField\n"
@@ -231,3 +234,20 @@ def test_historical_models_get_the_contrib_field_classes() -> None:
     assert isinstance(shape, mysql_fields.GeometryField)
     uid = tortoise_field(owner, "uid", fields.MySQLUUIDField(binary_compression=False))
     assert isinstance(uid, mysql_fields.UUIDField) and not uid._binary_compression
+
+
+def test_mysql_fields_have_the_types_generate_schemas_gives_them() -> None:
+    shape = Column("shape", "GeometryField", null=True)
+    binary = Column("uid", "MySQLUUIDField", binary_compression=True)
+    text = Column("uid", "MySQLUUIDField")
+    pg, lite = PostgresEditor(), SqliteEditor()
+    assert [pg.column_sql(c) for c in (shape, binary, text)] == [
+        '"shape" GEOMETRY',
+        '"uid" UUID NOT NULL',
+        '"uid" UUID NOT NULL',
+    ]
+    assert [lite.column_sql(c) for c in (shape, binary, text)] == [
+        '"shape" GEOMETRY',
+        '"uid" BINARY(16) NOT NULL',
+        '"uid" CHAR(36) NOT NULL',
+    ]
