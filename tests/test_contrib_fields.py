@@ -22,13 +22,14 @@ from tests.conftest import require_postgres
 from tests.harness import Backend, Project
 from tests.scenarios import ID, Scenario, model, models, one
 from tests.test_scenarios import test_scenario as run_scenario
+from tortoise_march_ext import migrations
 from tortoise_march_ext.backends.postgres import PostgresEditor
 from tortoise_march_ext.backends.sqlite import SqliteEditor
 from tortoise_march_ext.exceptions import MarchError
 from tortoise_march_ext.files.loader import load_migrations
 from tortoise_march_ext.schema import fields
 from tortoise_march_ext.schema.historical import tortoise_field
-from tortoise_march_ext.schema.state import ModelState
+from tortoise_march_ext.schema.state import ModelState, ProjectState
 from tortoise_march_ext.schema.tables import Column
 
 CONTRIB = (
@@ -251,3 +252,23 @@ def test_mysql_fields_have_the_types_generate_schemas_gives_them() -> None:
         '"uid" BINARY(16) NOT NULL',
         '"uid" CHAR(36) NOT NULL',
     ]
+
+
+def test_renaming_a_source_field_carries_into_the_tsvector() -> None:
+    state = ProjectState()
+    search = fields.TSVectorField(source_fields=("title", "body"), config="simple")
+    migrations.CreateModel(
+        name="Doc",
+        table="doc",
+        fields=[
+            ("id", fields.IntField(primary_key=True)),
+            ("title", fields.TextField()),
+            ("body", fields.TextField()),
+            ("search", search),
+        ],
+    ).state_forwards("app", state)
+    migrations.RenameField(model="Doc", old_name="title", new_name="heading").state_forwards(
+        "app", state
+    )
+    renamed = state.get_model("app", "Doc").get_field("search")
+    assert renamed.source_fields == ("heading", "body")
