@@ -70,8 +70,8 @@ def test_rules_not_excluded_keep_firing(project: CliProject) -> None:
     ("extra", "words"),
     [
         ('lint_exclude = ["int-pk-overflw"]', ("lint_exclude", "int-pk-overflw", "run-sql")),
-        ('lint_exclude = "int-pk-overflow"', ("lint_exclude", "list")),
-        ("lint_exclude = [1]", ("lint_exclude", "1")),
+        ('lint_exclude = "int-pk-overflow"', ("lint_exclude", "not a list of rule ids")),
+        ("lint_exclude = [1]", ("lint_exclude = [1]", "not a list of rule ids")),
     ],
 )
 def test_a_bad_lint_exclude_is_one_clear_line(
