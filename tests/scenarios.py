@@ -660,6 +660,76 @@ flag = fields.BooleanField(db_default=True)
             ),
         ],
     ),
+    Scenario(
+        "unique_with_index_builds_both_on_a_new_model",
+        [
+            one(
+                PERSON,
+                model(
+                    "Badge",
+                    f"{ID}\ncode = fields.CharField(max_length=20, unique=True, db_index=True)\n"
+                    'owner = fields.OneToOneField("app.Person", related_name="badge", db_index=True)',
+                ),
+            ),
+        ],
+    ),
+    Scenario(
+        "adding_unique_to_an_indexed_field_keeps_its_index",
+        [
+            one(
+                model("Tag", f"{ID}\ncode = fields.CharField(max_length=20, db_index=True)"),
+                rows=["INSERT INTO tag (code) VALUES ('a')"],
+            ),
+            one(
+                model(
+                    "Tag",
+                    f"{ID}\ncode = fields.CharField(max_length=20, unique=True, db_index=True)",
+                ),
+                expect={"SELECT code FROM tag": [("a",)]},
+            ),
+        ],
+    ),
+    Scenario(
+        "adding_an_index_to_a_unique_field_builds_it",
+        [
+            one(
+                model("Tag", f"{ID}\ncode = fields.CharField(max_length=20, unique=True)"),
+                rows=["INSERT INTO tag (code) VALUES ('a')"],
+            ),
+            one(
+                model(
+                    "Tag",
+                    f"{ID}\ncode = fields.CharField(max_length=20, unique=True, db_index=True)",
+                ),
+                expect={"SELECT code FROM tag": [("a",)]},
+            ),
+            one(model("Tag", f"{ID}\ncode = fields.CharField(max_length=20, unique=True)")),
+        ],
+    ),
+    Scenario(
+        "foreign_key_becoming_one_to_one_keeps_its_index",
+        [
+            one(
+                PERSON,
+                model(
+                    "Pass",
+                    f'{ID}\nowner = fields.ForeignKeyField("app.Person", related_name="passes", db_index=True)',
+                ),
+                rows=[
+                    "INSERT INTO person (name) VALUES ('ann')",
+                    "INSERT INTO pass (owner_id) VALUES (1)",
+                ],
+            ),
+            one(
+                PERSON,
+                model(
+                    "Pass",
+                    f'{ID}\nowner = fields.OneToOneField("app.Person", related_name="pass_", db_index=True)',
+                ),
+                expect={"SELECT owner_id FROM pass": [(1,)]},
+            ),
+        ],
+    ),
 ]
 
 AUTHOR = model("Author", f"{ID}\nname = fields.CharField(max_length=50)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +150,16 @@ CASES: dict[str, tuple[list[Steps], list[Steps]]] = {
             lambda: [
                 [alter("price", fields.DecimalField(max_digits=12, decimal_places=4, null=True))]
             ],
+            lambda: [
+                [add("tags", fields.ArrayField(null=True))],
+                [alter("tags", fields.ArrayField(element_type="bigint", null=True))],
+            ],
         ],
         [
+            lambda: [
+                [add("uid", fields.UUIDField(null=True))],
+                [alter("uid", fields.MySQLUUIDField(null=True))],
+            ],
             lambda: [[alter("name", fields.CharField(max_length=100, null=True))]],
             lambda: [[alter("name", fields.TextField(null=True))]],
             lambda: [[alter("n", fields.IntField(null=True, description="count"))]],
@@ -539,3 +547,19 @@ def test_lint_command_reads_only_the_files_and_selects_by_app_and_since(tmp_path
             return [f.rule for f in lint_migration(opened, ("app", second.name))]
 
     assert asyncio.run(one()) == ["index-without-concurrently"]
+
+
+def test_excluded_rules_report_nothing_even_an_ignore_without_reason(tmp_path: Path) -> None:
+    project = HarnessProject(tmp_path, Backend("sqlite", tmp_path))
+    project.write_models({"app": models(model("Person", ID))})
+    project.makemigrations()
+    config = replace(project.config, lint_exclude=("int-pk-overflow",))
+    assert asyncio.run(lint(project.config)).findings
+    report = asyncio.run(lint(config))
+    assert (report.findings, report.ignored) == ([], [])
+    ops = [migrations.RunSQL("SELECT 1")]
+    with_attrs(ops[0], march_ignore="run-sql")
+    kept = lint_operations(("app", "0002"), ops, ProjectState(), exclude=("run-sql",))
+    assert [f.rule for f in kept.findings] == ["ignore-without-reason"]
+    both = ("run-sql", "ignore-without-reason")
+    assert lint_operations(("app", "0002"), ops, ProjectState(), exclude=both).findings == []

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
+from .lint.rules import RULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,6 +38,7 @@ KNOWN_KEYS = {
     "db_statement_timeout",
     "db_lock_retries",
     "safe_defaults",
+    "lint_exclude",
 }
 DURATION_RE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -79,6 +81,7 @@ class MarchConfig:
     db_statement_timeout: str | None = None
     db_lock_retries: int = 3
     safe_defaults: bool = False
+    lint_exclude: tuple[str, ...] = ()
     root: Path = field(default_factory=Path.cwd)
     tortoise_config: dict[str, Any] | None = None
 
@@ -200,11 +203,29 @@ def _validated(config: MarchConfig, where: str) -> MarchConfig:
         raise ConfigError(f"{where}: safe_defaults must be true or false")
     return replace(
         config,
+        lint_exclude=lint_exclude(config.lint_exclude, where),
         db_lock_timeout=duration(config.db_lock_timeout, f"{where}: db_lock_timeout"),
         db_statement_timeout=duration(
             config.db_statement_timeout, f"{where}: db_statement_timeout"
         ),
     )
+
+
+def lint_exclude(value: Any, where: str) -> tuple[str, ...]:
+    """Return the rule ids of ``lint_exclude`` (a list of known lint rule ids), sorted."""
+    known = ", ".join(sorted(RULES))
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{where}: lint_exclude = {value!r} is not a list of rule ids; write it as "
+            f'lint_exclude = ["int-pk-overflow"] with rules among: {known}'
+        )
+    unknown = sorted(set(value) - set(RULES))
+    if unknown:
+        raise ConfigError(
+            f"{where}: lint_exclude names unknown rule(s) {', '.join(unknown)}; "
+            f"known rules: {known}"
+        )
+    return tuple(sorted(set(value)))
 
 
 def load_config(
@@ -234,6 +255,7 @@ def load_config(
         db_statement_timeout=section.get("db_statement_timeout"),
         db_lock_retries=section.get("db_lock_retries", 3),
         safe_defaults=section.get("safe_defaults", False),
+        lint_exclude=section.get("lint_exclude", ()),
         root=root,
         tortoise_config=tortoise_config,
     )

@@ -111,6 +111,11 @@ class SchemaEditor:
     can_rollback_ddl: ClassVar[bool] = True
     supports_comments: ClassVar[bool] = False
     types: ClassVar[dict[str, str]] = {}
+    # Field kinds this dialect has no type for, and the database they need (for the message).
+    foreign_kinds: ClassVar[dict[str, str]] = {
+        "ArrayField": "PostgreSQL",
+        "TSVectorField": "PostgreSQL",
+    }
     generated_types: ClassVar[dict[str, str]] = {}
     quote_char: ClassVar[str] = '"'
     # Bytes of an identifier the database keeps (PostgreSQL: 63); None where names are not cut.
@@ -229,12 +234,29 @@ class SchemaEditor:
         try:
             template = self.types[column.kind]
         except KeyError:
-            raise StateError(f"{self.dialect}: no SQL type for {column.kind}") from None
+            raise StateError(self._no_type(column)) from None
         return template.format(
             max_length=column.max_length,
             max_digits=column.max_digits,
             decimal_places=column.decimal_places,
+            element_type=column.element_type,
+            uuid_storage="BINARY(16)" if column.binary_compression else "CHAR(36)",
         )
+
+    def _no_type(self, column: Column) -> str:
+        needs = self.foreign_kinds.get(column.kind)
+        if needs is None:
+            return f"{self.dialect}: no SQL type for {column.kind}"
+        return (
+            f"{self.dialect}: column {column.name!r} is a {column.kind}, which only {needs} "
+            f"has; migrate a {needs} database, or use another field type for it"
+        )
+
+    def generated_sql(self, column: Column) -> str:
+        """Return ``GENERATED ALWAYS AS (...) STORED`` of a generated column ('' for others)."""
+        if column.vector:
+            raise StateError(self._no_type(column))
+        return ""
 
     def column_sql(self, column: Column, *, default: str | None = None) -> str:
         """Return a column definition as Tortoise's generate_schemas writes it."""
@@ -242,6 +264,8 @@ class SchemaEditor:
         if column.primary_key and column.generated:
             return f"{name} {self.generated_types[column.kind]}"
         parts = [name, self.column_type(column)]
+        if column.vector:
+            parts.append(self.generated_sql(column))
         if not column.null:
             parts.append("NOT NULL")
         if column.unique and not column.primary_key:

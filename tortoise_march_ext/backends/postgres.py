@@ -68,12 +68,38 @@ class PostgresEditor(SchemaEditor):
         "BinaryField": "BYTEA",
         "CharEnumField": "VARCHAR({max_length})",
         "IntEnumField": "SMALLINT",
+        "ArrayField": "{element_type}[]",
+        "TSVectorField": "TSVECTOR",
+        # tortoise.contrib.mysql fields, as generate_schemas() builds them here.
+        "GeometryField": "GEOMETRY",
+        "MySQLUUIDField": "UUID",
     }
+    foreign_kinds: ClassVar[dict[str, str]] = {}
     generated_types: ClassVar[dict[str, str]] = {
         "IntField": "SERIAL NOT NULL PRIMARY KEY",
         "BigIntField": "BIGSERIAL NOT NULL PRIMARY KEY",
         "SmallIntField": "SMALLSERIAL NOT NULL PRIMARY KEY",
     }
+
+    def generated_sql(self, column: Column) -> str:
+        """Return a generated TSVectorField's expression, as Tortoise writes it."""
+        parts = []
+        for source, weight in column.vector:
+            text = f"COALESCE({self.quote(source)}, '')"
+            if column.vector_config is not None:
+                text = f"TO_TSVECTOR({self.quote_string(column.vector_config)},{text})"
+            else:
+                text = f"TO_TSVECTOR({text})"
+            if weight is not None:
+                text = f"SETWEIGHT({text},{self.quote_string(weight)})"
+            parts.append(text)
+        return f"GENERATED ALWAYS AS ({' || '.join(parts)}) STORED"
+
+    def db_value(self, value: Any, kind: str) -> Any:
+        """Convert as the base does; a list for an ArrayField becomes an array literal."""
+        if kind == "ArrayField" and isinstance(value, (list, tuple)):
+            return "{" + ",".join(_array_item(item) for item in value) + "}"
+        return super().db_value(value, kind)
 
     def bytes_literal(self, value: bytes) -> str:
         """Render a bytea literal."""
@@ -179,8 +205,9 @@ class PostgresEditor(SchemaEditor):
                 out += self._rename_constraint(
                     new.name, pg_name(old.name, None, "pkey"), pg_name(new.name, None, "pkey")
                 )
-        indexes = matched(
-            [change.translate_index(i) for i in old.indexes], list(new.indexes), _index_key
+        translated = [change.translate_index(i) for i in old.indexes]
+        indexes = _rebuilding(
+            matched(translated, list(new.indexes), _index_key), _regenerated(change)
         )
         uniques = matched(
             [u.__class__(u.name, change.translate(u.columns)) for u in old.uniques],
@@ -279,8 +306,12 @@ class PostgresEditor(SchemaEditor):
         name = change.new.name
         table, col = self.quote(name), self.quote(n.name)
         alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
+        if n.name in _regenerated(change):
+            return self._regenerate(name, n)
         reference_changed = not self._same_reference(change, o, n)
         out = []
+        if o.vector and not n.vector:
+            out.append(f"{alter} DROP EXPRESSION;")
         if reference_changed and o.reference:
             out.append(self._drop_constraint(name, _current_name(change, o, n, "fkey")))
         if o.unique and not n.unique:
@@ -315,6 +346,18 @@ class PostgresEditor(SchemaEditor):
             out.append(self._add_fk(name, n))
         if o.description != n.description:
             out.append(self.column_comment(name, n.name, n.description))
+        return out
+
+    def _regenerate(self, table: str, column: Column) -> list[str]:
+        """Return DROP and ADD COLUMN for a column whose generation expression changes
+        (PostgreSQL before 17 cannot alter one); its values are derived, so none are lost."""
+        quoted = self.quote(table)
+        out = [
+            f"ALTER TABLE {quoted} DROP COLUMN {self.quote(column.name)};",
+            f"ALTER TABLE {quoted} ADD COLUMN {self.column_sql(column)};",
+        ]
+        if column.description:
+            out.append(self.column_comment(table, column.name, column.description))
         return out
 
     def _make_serial(self, table: str, column: Column) -> list[str]:
@@ -471,6 +514,33 @@ def _current_name(change: TableChange, old: Column, new: Column, label: str) -> 
     if _carries(old, new, label):
         return pg_name(change.new.name, new.name, label)
     return pg_name(change.old.name, old.name, label)
+
+
+def _array_item(value: Any) -> str:
+    """Return one element of a PostgreSQL array literal (text quoted, ``"`` and ``\\`` escaped)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _regenerated(change: TableChange) -> set[str]:
+    """Return the new names of the columns that become generated, or are generated another way."""
+    return {n.name for o, n in change.pairs() if n.vector and o.vector != n.vector}
+
+
+def _rebuilding(
+    indexes: tuple[list[Any], list[Any], list[Any]], columns: set[str]
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Move the kept indexes over ``columns`` (dropped and added again) to removed and added."""
+    removed, added, pairs = indexes
+    moved = [(a, b) for a, b in pairs if columns & {*a.columns, *b.columns}]
+    kept = [pair for pair in pairs if pair not in moved]
+    return removed + [a for a, _ in moved], added + [b for _, b in moved], kept
 
 
 def _index_key(index: TableIndex) -> tuple[Any, ...]:

@@ -194,6 +194,9 @@ class SqliteEditor(SchemaEditor):
         "BinaryField": "BLOB",
         "CharEnumField": "VARCHAR({max_length})",
         "IntEnumField": "SMALLINT",
+        # tortoise.contrib.mysql fields, as generate_schemas() builds them here.
+        "GeometryField": "GEOMETRY",
+        "MySQLUUIDField": "{uuid_storage}",
     }
     generated_types: ClassVar[dict[str, str]] = {
         kind: "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"

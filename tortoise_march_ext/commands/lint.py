@@ -22,7 +22,9 @@ async def lint(
         raise GraphError("--since needs an app: lint APP --since NAME")
     async with open_project(config, load=False) as project:
         project.load_files()
-        return lint_graph(project.graph, selection(project, app, since))
+        return lint_graph(
+            project.graph, selection(project, app, since), exclude=config.lint_exclude
+        )
 
 
 def selection(project: Project, app: str | None, since: str | None) -> list[Key] | None:
@@ -39,4 +41,4 @@ def selection(project: Project, app: str | None, since: str | None) -> list[Key]
 
 def lint_migration(project: Project, key: Key) -> list[Finding]:
     """Return the findings left in one loaded migration (e.g. the one makemigrations wrote)."""
-    return lint_graph(project.graph, [key]).findings
+    return lint_graph(project.graph, [key], exclude=project.config.lint_exclude).findings

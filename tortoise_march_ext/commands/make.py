@@ -289,7 +289,9 @@ async def makemigrations(
             made = _render(project, unit, deps, initial, empty)
             key = (unit.app, unit.name)
             made.findings = summarised(
-                lint_operations(key, unit.operations, state, atomic=unit.atomic).findings
+                lint_operations(
+                    key, unit.operations, state, atomic=unit.atomic, exclude=config.lint_exclude
+                ).findings
             )
             for operation in unit.operations:
                 operation.state_forwards(unit.app, state)
@@ -345,7 +347,9 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         made = NewMigration(unit.app, leaf[1], node.path, operations, source, updated=True)
         before = replay(project.graph, [k for k in project.graph.topological([leaf]) if k != leaf])
         made.findings = summarised(
-            lint_operations(leaf, operations, before, atomic=node.atomic).findings
+            lint_operations(
+                leaf, operations, before, atomic=node.atomic, exclude=project.config.lint_exclude
+            ).findings
         )
         result.migrations.append(made)
     return result

@@ -308,8 +308,14 @@ class RenameField(FieldOperation):
         if model.has_field(self.new_name):
             raise_exists(model, self.new_name)
         model.get_field(self.old_name)
-        fields = tuple((self.new_name if n == self.old_name else n, s) for n, s in model.fields)
         swap = self._swap
+        fields = tuple(
+            (
+                self.new_name if n == self.old_name else n,
+                s.with_changes(source_fields=swap(s.source_fields)) if s.source_fields else s,
+            )
+            for n, s in model.fields
+        )
         state.put_model(
             model.with_changes(
                 fields=fields,

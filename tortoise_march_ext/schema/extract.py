@@ -10,6 +10,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tortoise.contrib.mysql import fields as mysql_fields
+from tortoise.contrib.postgres import fields as pg_fields
 from tortoise.fields import Field
 from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
 from tortoise.fields.db_defaults import Now as TortoiseNow
@@ -40,6 +42,13 @@ from .state import (
 from .tables import derived_name
 
 DATA_KIND_NAMES = frozenset(frozen.DATA_KINDS)
+# Checked before the class names: the MySQL UUIDField is called UUIDField too.
+CONTRIB_KINDS: tuple[tuple[type[Field], str], ...] = (
+    (pg_fields.ArrayField, "ArrayField"),
+    (pg_fields.TSVectorField, "TSVectorField"),
+    (mysql_fields.GeometryField, "GeometryField"),
+    (mysql_fields.UUIDField, "MySQLUUIDField"),
+)
 
 
 def extract_state(
@@ -130,8 +139,10 @@ def _common(field: Field, name: str, column: str, default_column: str) -> dict[s
     if field.pk:
         options["primary_key"] = True
     else:
+        # generate_schemas() builds a UNIQUE constraint and, for index=True, a separate index:
+        # both options are kept, as the user wrote them.
         options["unique"] = bool(field.unique)
-        options["db_index"] = bool(field.index) and not field.unique
+        options["db_index"] = bool(field.index)
     return options
 
 
@@ -140,12 +151,16 @@ def _data_kind(model: type[Model], name: str, field: Field) -> str:
         return "CharEnumField"
     if isinstance(field, IntEnumFieldInstance):
         return "IntEnumField"
+    for klass, kind in CONTRIB_KINDS:
+        if isinstance(field, klass):
+            return kind
     for klass in type(field).__mro__:
         if klass.__name__ in DATA_KIND_NAMES:
             return klass.__name__
     raise StateError(
         f"{model._meta.full_name}.{name}: field type {type(field).__name__} is not supported; "
-        "use one of the Tortoise field types " + ", ".join(sorted(DATA_KIND_NAMES))
+        "use one of the Tortoise field types "
+        + ", ".join(sorted(DATA_KIND_NAMES | {kind for _, kind in CONTRIB_KINDS}))
     )
 
 
@@ -160,7 +175,23 @@ def _data_state(model: type[Model], name: str, field: Field, column: str) -> Fie
     for attr in ("auto_now", "auto_now_add"):
         if getattr(field, attr, False):
             options[attr] = True
+    options.update(_contrib_options(field))
     return FieldState(kind=kind, **options)
+
+
+def _contrib_options(field: Field) -> dict[str, Any]:
+    """Return the options of a tortoise.contrib field as the frozen state keeps them."""
+    if isinstance(field, pg_fields.ArrayField):
+        return {"element_type": field.element_type}
+    if isinstance(field, pg_fields.TSVectorField):
+        return {
+            "source_fields": tuple(field.source_fields),
+            "config": field.config,
+            "weights": field.weights,
+        }
+    if isinstance(field, mysql_fields.UUIDField):
+        return {"binary_compression": bool(field._binary_compression)}
+    return {}
 
 
 def _fk_state(name: str, key_field: Field, fk: Any, column: str) -> FieldState:

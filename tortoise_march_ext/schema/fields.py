@@ -41,10 +41,14 @@ DATA_KINDS = (
     "IntEnumField",
 )
 RELATION_KINDS = ("ForeignKeyField", "OneToOneField", "ManyToManyField")
+# tortoise.contrib.postgres (ArrayField, TSVectorField) and tortoise.contrib.mysql
+# (GeometryField, and its UUIDField, here MySQLUUIDField so that it differs from the plain one).
+CONTRIB_KINDS = ("ArrayField", "TSVectorField", "GeometryField", "MySQLUUIDField")
 
 __all__ = [
     *DATA_KINDS,
     *RELATION_KINDS,
+    *CONTRIB_KINDS,
     "NOT_PROVIDED",
     "FieldState",
     "SqlDefault",
@@ -96,6 +100,10 @@ JSONField = _DataField("JSONField")
 BinaryField = _DataField("BinaryField")
 CharEnumField = _DataField("CharEnumField")
 IntEnumField = _DataField("IntEnumField")
+ArrayField = _DataField("ArrayField")
+TSVectorField = _DataField("TSVectorField")
+GeometryField = _DataField("GeometryField")
+MySQLUUIDField = _DataField("MySQLUUIDField")
 ForeignKeyField = _RelationField("ForeignKeyField")
 OneToOneField = _RelationField("OneToOneField")
 ManyToManyField = _RelationField("ManyToManyField")

@@ -17,6 +17,8 @@ from typing import Any, cast
 from tortoise import Tortoise, fields
 from tortoise.apps import Apps
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.contrib.mysql import fields as mysql_fields
+from tortoise.contrib.postgres import fields as pg_fields
 from tortoise.models import Model
 
 from ..exceptions import StateError
@@ -76,8 +78,29 @@ def tortoise_field(model: ModelState, name: str, state: FieldState) -> fields.Fi
             **options,
         )
     else:
-        made = getattr(fields, _KINDS.get(state.kind, state.kind))(**options)
+        made = _contrib(state, options) or getattr(fields, _KINDS.get(state.kind, state.kind))(
+            **options
+        )
     return cast("fields.Field[Any]", made)
+
+
+def _contrib(state: FieldState, options: dict[str, Any]) -> Any:
+    """Return the tortoise.contrib field ``state`` describes, or None for the other kinds."""
+    if state.kind == "ArrayField":
+        return pg_fields.ArrayField(state.element_type or "int", **options)
+    if state.kind == "TSVectorField":
+        return pg_fields.TSVectorField(
+            source_fields=state.source_fields,
+            config=state.config,
+            weights=state.weights,
+            stored=state.generated,
+            **options,
+        )
+    if state.kind == "GeometryField":
+        return mysql_fields.GeometryField(**options)
+    if state.kind == "MySQLUUIDField":
+        return mysql_fields.UUIDField(binary_compression=state.binary_compression, **options)
+    return None
 
 
 class HistoricalTable(str):

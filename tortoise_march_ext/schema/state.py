@@ -79,6 +79,12 @@ class FieldState:
     through: str | None = None
     forward_key: str | None = None
     backward_key: str | None = None
+    # tortoise.contrib field options (ArrayField, TSVectorField, the MySQL UUIDField).
+    element_type: str | None = None
+    source_fields: tuple[str, ...] = ()
+    config: str | None = None
+    weights: tuple[str, ...] | None = None
+    binary_compression: bool = False
 
     __hash__ = None  # type: ignore[assignment]  # defaults may be dicts or lists
 
@@ -119,8 +125,12 @@ class FieldState:
         return self.kind, kwargs
 
     def _default_of(self, attr: str, declared: Any) -> Any:
+        if attr == "generated" and self.kind == "TSVectorField":
+            return bool(self.source_fields)
         if attr == "generated":
             return self.primary_key and self.kind in INT_KINDS
+        if attr == "binary_compression" and self.kind == "MySQLUUIDField":
+            return True
         if attr == "unique" and self.kind == "OneToOneField":
             return True
         if attr == "unique" and self.is_m2m:
@@ -130,8 +140,11 @@ class FieldState:
 
 def make_field(kind: str, **kwargs: Any) -> FieldState:
     """Build a FieldState the way Tortoise's constructors fill their defaults."""
+    if "generated" not in kwargs and kind == "TSVectorField":
+        kwargs["generated"] = bool(kwargs.get("source_fields"))
     if "generated" not in kwargs:
         kwargs["generated"] = bool(kwargs.get("primary_key")) and kind in INT_KINDS
+    _contrib_defaults(kind, kwargs)
     if "unique" not in kwargs and (kind == "OneToOneField" or kind == M2M_KIND):
         kwargs["unique"] = True
     names = {f.name for f in fields(FieldState)}
@@ -139,6 +152,25 @@ def make_field(kind: str, **kwargs: Any) -> FieldState:
     if unknown:
         raise StateError(f"{kind}: unknown argument(s) {', '.join(unknown)}")
     return FieldState(kind=kind, **kwargs)
+
+
+def _contrib_defaults(kind: str, kwargs: dict[str, Any]) -> None:
+    """Fill and normalise the options of tortoise.contrib fields as their constructors do."""
+    if kind == "ArrayField":
+        kwargs["element_type"] = str(kwargs.get("element_type") or "int").upper()
+    if kind == "MySQLUUIDField":
+        kwargs.setdefault("binary_compression", True)
+    for key in ("source_fields", "weights"):
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = (kwargs[key],)
+        elif kwargs.get(key) is not None:
+            kwargs[key] = tuple(kwargs[key])
+    weights, sources = kwargs.get("weights"), kwargs.get("source_fields", ())
+    if weights and len(weights) != len(sources):
+        raise StateError(
+            f"{kind}: weights {weights!r} do not match source_fields {sources!r}; "
+            "give one weight per source field"
+        )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,11 @@ class Column:
     max_digits: int | None = None
     decimal_places: int | None = None
     reference: Reference | None = None
+    element_type: str | None = None  # ArrayField: the SQL type of one element
+    # A generated TSVectorField: (source column, weight or None) and the text search config.
+    vector: tuple[tuple[str, str | None], ...] = ()
+    vector_config: str | None = None
+    binary_compression: bool = False  # the MySQL UUIDField stored as BINARY(16)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -154,11 +159,12 @@ def resolve_column(state: ProjectState, model: ModelState, name: str, field: Fie
     if not field.is_fk:
         return Column(
             kind=field.kind,
-            generated=field.generated,
+            generated=field.generated and field.primary_key,
             max_length=field.max_length,
             max_digits=field.max_digits,
             decimal_places=field.decimal_places,
             **common,
+            **_contrib_column(model, field),
         )
     target_model, target_name, target = _fk_target(state, field)
     target_column = resolve_column(state, target_model, target_name, target)
@@ -173,6 +179,20 @@ def resolve_column(state: ProjectState, model: ModelState, name: str, field: Fie
         reference=reference,
         **common,
     )
+
+
+def _contrib_column(model: ModelState, field: FieldState) -> dict[str, Any]:
+    """Return the Column options of a tortoise.contrib field (nothing for the others)."""
+    options: dict[str, Any] = {
+        "element_type": field.element_type,
+        "binary_compression": field.binary_compression,
+    }
+    if field.kind == "TSVectorField" and field.generated:
+        weights = field.weights or (None,) * len(field.source_fields)
+        columns = (model.column_of(name) for name in field.source_fields)
+        options["vector"] = tuple(zip(columns, weights, strict=True))
+        options["vector_config"] = field.config
+    return options
 
 
 def _fk_target(state: ProjectState, field: FieldState) -> tuple[ModelState, str, FieldState]:
