@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..exceptions import StateError
 from ..operations import (
     AddConstraint,
     AddField,
@@ -44,7 +45,7 @@ from ..operations import (
     RenameIndex,
     RenameModel,
 )
-from ..schema.state import NOT_PROVIDED, FieldState, ModelState, ProjectState
+from ..schema.state import NOT_PROVIDED, CallableRef, FieldState, ModelState, ProjectState
 from ..schema.tables import index_name
 from .questioner import Questioner
 
@@ -76,6 +77,7 @@ class Autodetector:
 
     def changes_for(self, apps: set[str]) -> Changes:
         """Return the operations that turn ``old`` into ``new`` for ``apps``."""
+        _refuse_local_defaults(self.new, apps)
         self.generate_extensions(apps, CreateExtension, self.new, self.old)
         self.generate_renamed_models(apps)
         old_keys = {k for k in self.old.models if k[0] in apps}
@@ -366,6 +368,23 @@ def _same_up_to_renames(old: ModelState, new: ModelState) -> bool:
 
 def _normal_fields(model: ModelState) -> dict[str, FieldState]:
     return {n: f.with_changes(to="self") if f.to == model.label else f for n, f in model.fields}
+
+
+def _refuse_local_defaults(state: ProjectState, apps: set[str]) -> None:
+    """Raise (one line) for a callable default a migration file cannot name (a lambda, a local
+    function, a bound method): the file could not fill rows with it or rebuild it."""
+    for (app, name), model in sorted(state.models.items()):
+        if app not in apps:
+            continue
+        for field_name, field_state in model.fields:
+            default = field_state.default
+            if isinstance(default, CallableRef) and not default.referable:
+                raise StateError(
+                    f"{app}.{name}.{field_name}: default {default.qualname.strip('<>')} cannot "
+                    "be written into a migration file; make it a module-level function "
+                    "(def make_value(): ... in a module of your package) and use "
+                    "default=make_value"
+                )
 
 
 def _needs_value(state: FieldState) -> bool:
