@@ -213,6 +213,35 @@ def test_a_lambda_default_is_refused_in_one_line(project: CliProject) -> None:
     assert project.files() == before
 
 
+def test_a_one_off_value_overrides_a_lambda_default(project: CliProject) -> None:
+    before = project.migration_names()
+    project.add_contact_field("rank = fields.IntField(default=lambda: 1)")
+    result = project.answer("1\n7\n", "makemigrations")
+    assert result.returncode == 0, show(result)
+    assert "module-level function" in result.stdout, show(result)
+    text = _new_migration(project, before)
+    assert "fill=7" in text and "lambda" not in text, text
+    project.ok("migrate")
+    assert _query(project, "SELECT DISTINCT rank FROM contact") == [(7,)]
+    assert project.run("makemigrations", "--check").returncode == 0
+    assert project.run("check").returncode == 0
+
+
+def test_a_field_made_not_null_with_a_lambda_default_asks_for_a_value(
+    project: CliProject,
+) -> None:
+    project.add_contact_field("rank = fields.IntField(null=True)")
+    project.ok("makemigrations", "--noinput")
+    project.replace_in(
+        project.models_py, "fields.IntField(null=True)", "fields.IntField(default=lambda: 1)"
+    )
+    before = project.files()
+    result = project.run("makemigrations", "--noinput")
+    assert result.returncode == 2, show(result)
+    assert "contacts.Contact.rank" in result.stderr and "module-level" in result.stderr
+    assert project.files() == before
+
+
 def test_a_default_gone_at_migrate_time_is_one_line_and_changes_nothing(
     project: CliProject,
 ) -> None:
