@@ -202,6 +202,30 @@ def test_callable_defaults_need_no_question_and_fill_each_row(project: CliProjec
     assert _query(project, "SELECT COUNT(DISTINCT key) FROM contact") == [(3,)]
 
 
+def test_rows_beyond_one_batch_and_a_restored_column_get_one_call_each(
+    project: CliProject,
+) -> None:
+    _query(
+        project,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+        "INSERT INTO contact (name, email, created_at) "
+        "SELECT 'bulk' || CAST(i AS TEXT), '', CURRENT_TIMESTAMP FROM n",
+    )
+    _add_fields(project, "key = fields.UUIDField(default=uuid.uuid4, unique=True)")
+    project.ok("makemigrations", "--noinput", "--name", "key")
+    sql = project.ok("sqlmigrate", "contacts", "0002_key").stdout
+    assert "uuid.uuid4(), one call per row" in sql, sql
+    project.ok("migrate")
+    assert _query(project, "SELECT COUNT(DISTINCT key) FROM contact") == [(1203,)]
+    project.replace_in(
+        project.models_py, "    key = fields.UUIDField(default=uuid.uuid4, unique=True)\n", ""
+    )
+    project.ok("makemigrations", "--noinput", "--name", "drop_key")
+    project.ok("migrate")
+    project.ok("migrate", "contacts", "0002")
+    assert _query(project, "SELECT COUNT(*), COUNT(DISTINCT key) FROM contact") == [(1203, 1203)]
+
+
 def test_a_lambda_default_is_refused_in_one_line(project: CliProject) -> None:
     before = project.files()
     project.add_contact_field("rank = fields.IntField(default=lambda: 1)")

@@ -100,7 +100,9 @@ def callable_ref(value: Callable[..., Any]) -> CallableRef:
     """Return the reference to ``value``; one a file cannot name is not ``referable``."""
     owner = getattr(value, "__self__", None)
     module = getattr(value, "__module__", None) or getattr(owner, "__module__", None) or ""
-    qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", "") or ""
+    qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if not isinstance(qualname, str) or not qualname:
+        qualname = f"<{value!r}>"
     ref = CallableRef(str(module), str(qualname))
     if ref.referable and not _imports_back(ref, value):
         return CallableRef(ref.module, f"<{ref.qualname}>")
