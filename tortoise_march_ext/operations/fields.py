@@ -66,7 +66,7 @@ class FieldOperation(ModelOperation):
     def database_forwards(
         self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
     ) -> list[Any]:
-        """Change the table; a callable default fills its rows one call each (see _by_calls)."""
+        """Change the table; a callable default fills its rows one call each (see _calls)."""
         calls = _calls(self.fills(app, from_state, to_state))
         if not calls:
             return super().database_forwards(app, editor, from_state, to_state)
