@@ -945,3 +945,50 @@ SCENARIOS.append(
         ],
     )
 )
+
+
+CALLABLE_HEAD = "import datetime\nimport uuid"
+KEPT = "00000000-0000-0000-0000-000000000001"
+NICK = "nickname = fields.UUIDField(null=True)"
+CALLABLES = (
+    "attrs = fields.JSONField(default=dict)\n"
+    "items = fields.JSONField(default=list)\n"
+    "key = fields.UUIDField(default=uuid.uuid4, unique=True)\n"
+    "seen = fields.DatetimeField(default=datetime.datetime.now)"
+)
+SCENARIOS.append(
+    Scenario(
+        "callable_defaults_fill_existing_rows_one_call_each",
+        [
+            one(
+                model("Person", f"{ID}\n{NICK}"),
+                rows=[
+                    f"INSERT INTO person (id, nickname) VALUES (1, '{KEPT}'), (2, NULL),"
+                    " (3, NULL), (4, NULL)"
+                ],
+            ),
+            one(
+                CALLABLE_HEAD,
+                model("Person", f"{ID}\n{NICK}\n{CALLABLES}"),
+                expect={
+                    "SELECT COUNT(DISTINCT key) FROM person": [(4,)],
+                    "SELECT COUNT(*) FROM person WHERE CAST(attrs AS TEXT) = '{}'": [(4,)],
+                    "SELECT COUNT(*) FROM person WHERE CAST(items AS TEXT) = '[]'": [(4,)],
+                    "SELECT COUNT(*) FROM person WHERE seen IS NOT NULL": [(4,)],
+                },
+            ),
+            one(
+                CALLABLE_HEAD,
+                model(
+                    "Person",
+                    f"{ID}\nnickname = fields.UUIDField(default=uuid.uuid4, unique=True)\n"
+                    f"{CALLABLES}",
+                ),
+                expect={
+                    "SELECT COUNT(DISTINCT nickname) FROM person": [(4,)],
+                    f"SELECT id FROM person WHERE CAST(nickname AS TEXT) = '{KEPT}'": [(1,)],
+                },
+            ),
+        ],
+    )
+)

@@ -44,11 +44,12 @@ from ..operations import (
     RenameIndex,
     RenameModel,
 )
-from ..schema.state import NOT_PROVIDED, FieldState, ModelState, ProjectState
+from ..schema.state import NOT_PROVIDED, CallableRef, FieldState, ModelState, ProjectState
 from ..schema.tables import index_name
 from .questioner import Questioner
 
 Key = tuple[str, str]
+Field = tuple[str, str, str]
 
 
 @dataclass
@@ -73,9 +74,11 @@ class Autodetector:
         self.questioner = questioner or Questioner()
         self.changes = Changes()
         self.deferred: list[tuple[str, str, str, FieldState]] = []
+        self.local_defaults: dict[Field, str] = {}
 
     def changes_for(self, apps: set[str]) -> Changes:
         """Return the operations that turn ``old`` into ``new`` for ``apps``."""
+        self.new, self.local_defaults = _without_local_defaults(self.new)
         self.generate_extensions(apps, CreateExtension, self.new, self.old)
         self.generate_renamed_models(apps)
         old_keys = {k for k in self.old.models if k[0] in apps}
@@ -265,15 +268,28 @@ class Autodetector:
                 state = new_fields[field_name]
                 fill = NOT_PROVIDED
                 if before.null and not state.null and _needs_value(state):
-                    fill = self.questioner.ask_not_null_alteration(app, name, field_name, state)
+                    fill = self._not_null_fill(app, name, field_name, state)
                 self.changes.add(
                     app, AlterField(model=name, name=field_name, field=state, fill=fill)
                 )
+
+    def _not_null_fill(self, app: str, model: str, name: str, state: FieldState) -> Any:
+        """Ask what the NULLs of a field made NOT NULL get; a default no file can name needs a
+        one-off value (or the model changed), as for a new field."""
+        if (app, model, name) in self.local_defaults:
+            return self._one_off(app, model, name, state, "")
+        return self.questioner.ask_not_null_alteration(app, model, name, state)
 
     def _one_off(self, app: str, model: str, name: str, state: FieldState, why: str) -> Any:
         """Ask for the value existing rows get when nothing else gives them one."""
         if not _needs_value(state):
             return NOT_PROVIDED
+        local = self.local_defaults.get((app, model, name))
+        if local is not None:
+            why = (
+                f"has a default ({local}) that a migration file cannot name: make it a "
+                "module-level function (default=make_value), or give a one-off value"
+            )
         return self.questioner.ask_fill(app, model, name, state, why)
 
     def _renamed_fields(
@@ -366,6 +382,24 @@ def _same_up_to_renames(old: ModelState, new: ModelState) -> bool:
 
 def _normal_fields(model: ModelState) -> dict[str, FieldState]:
     return {n: f.with_changes(to="self") if f.to == model.label else f for n, f in model.fields}
+
+
+def _without_local_defaults(state: ProjectState) -> tuple[ProjectState, dict[Field, str]]:
+    """Return ``state`` with the callable defaults a file cannot name (a lambda, a local
+    function, a bound method) taken out, as files write them (no default), and those fields
+    with the callable's name: rows that need a value from one get a question instead."""
+    found: dict[Field, str] = {}
+    out = state
+    for (app, name), model in sorted(state.models.items()):
+        for field_name, field_state in model.fields:
+            default = field_state.default
+            if isinstance(default, CallableRef) and not default.referable:
+                found[(app, name, field_name)] = default.qualname.strip("<>")
+                if out is state:
+                    out = state.clone()
+                model = model.with_field(field_name, field_state.with_changes(default=NOT_PROVIDED))
+                out.put_model(model)
+    return out, found
 
 
 def _needs_value(state: FieldState) -> bool:

@@ -193,6 +193,10 @@ class SchemaEditor:
             return str(value)
         return value
 
+    def param_value(self, value: Any, kind: str) -> Any:
+        """Convert a Python value into a query parameter for a column of ``kind``."""
+        return self.db_value(value, kind)
+
     def bool_literal(self, value: bool) -> str:
         """Render a boolean literal."""
         return "TRUE" if value else "FALSE"

@@ -7,6 +7,8 @@ renames keep them equal to what a fresh ``generate_schemas()`` would create.
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -16,6 +18,8 @@ from ..schema.tables import Column, Table, TableCheck, TableExclusion, TableInde
 from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
 from .names import PG_NAME_BYTES, pg_name
 from .pg_indexes import AttachUnique, ConcurrentIndex
+
+_NATIVE = (datetime.date, datetime.time, datetime.timedelta, uuid.UUID)
 
 
 class PinnedConnection:
@@ -461,6 +465,12 @@ class PostgresEditor(SchemaEditor):
         "i": "index",
         "c": "composite type",
     }
+
+    def param_value(self, value: Any, kind: str) -> Any:
+        """Keep dates, times and UUIDs native (asyncpg encodes them); JSON goes as text."""
+        if kind in ("JSONField", "TimeDeltaField") or not isinstance(value, _NATIVE):
+            return self.db_value(value, kind)
+        return value
 
     def placeholders(self, count: int) -> list[str]:
         """Return asyncpg's numbered placeholders."""

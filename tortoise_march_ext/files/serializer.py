@@ -22,7 +22,15 @@ import libcst as cst
 from ..exceptions import SerializationError
 from ..operations import Operation
 from ..schema.fields import Now, RandomHex
-from ..schema.state import ConstraintState, FieldRef, FieldState, IndexState, RawSQL, SqlDefault
+from ..schema.state import (
+    CallableRef,
+    ConstraintState,
+    FieldRef,
+    FieldState,
+    IndexState,
+    RawSQL,
+    SqlDefault,
+)
 
 LINE_LENGTH = 88
 INDENT = "    "
@@ -200,6 +208,18 @@ def _sql_default(value: SqlDefault, imports: Imports) -> cst.BaseExpression:
     return call("fields.SqlDefault", [value.sql], kwargs, imports)
 
 
+def _callable(value: CallableRef, imports: Imports) -> cst.BaseExpression:
+    """Return the callable by its import path (``dict``, ``uuid.uuid4`` with ``import uuid``)."""
+    if not value.referable:
+        raise SerializationError(
+            f"cannot write the default {value.qualname.strip('<>')} into a migration file: "
+            "name a module-level function instead"
+        )
+    if value.module != "builtins":
+        imports.modules.add(value.module)
+    return _attr(value.path)
+
+
 def _operation(value: Operation, imports: Imports) -> cst.BaseExpression:
     imports.froms.add(("tortoise_march_ext", "migrations"))
     name, kwargs = value.deconstruct()
@@ -287,6 +307,7 @@ REGISTRY: list[tuple[type | tuple[type, ...], Builder]] = [
     (ConstraintState, _constraint),
     ((FieldRef, RawSQL), _expression),
     (SqlDefault, _sql_default),
+    (CallableRef, _callable),
     (Operation, _operation),
     ((list, tuple), _sequence),
     (dict, _dict),

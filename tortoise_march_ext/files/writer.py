@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -24,8 +25,26 @@ def docstring_line(text: str) -> cst.SimpleStatementLine:
 def import_key(kind: str, module: str) -> tuple[int, int, str]:
     """Return the isort position of an import line: section, straight before from, module."""
     top = module.split(".")[0]
-    section = 0 if top in sys.stdlib_module_names else 2 if module.startswith(".") else 1
+    if module.startswith("."):
+        section = 3
+    elif top in sys.stdlib_module_names:
+        section = 0
+    else:
+        section = 2 if _first_party(top) else 1
     return section, 0 if kind == "import" else 1, module.lower()
+
+
+def _first_party(top: str) -> bool:
+    """Return whether ruff, run from the project, sees ``top`` as first party: the user's own
+    package (a callable default's module), not an installed one nor this package."""
+    if top == "tortoise_march_ext":
+        return False
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    origin = (spec.origin or "") if spec else ""
+    return bool(origin) and not any(p in origin for p in ("site-packages", "dist-packages"))
 
 
 def _member_key(name: str) -> tuple[int, str]:
@@ -36,7 +55,7 @@ def _member_key(name: str) -> tuple[int, str]:
 
 def import_lines(imports: Imports) -> list[cst.SimpleStatementLine]:
     """Return the import lines of ``imports`` as isort (ruff's ``I`` rules) orders them:
-    standard library, then third party (this package included), then relative imports."""
+    standard library, third party (this package included), first party, relative imports."""
     members: dict[str, list[str]] = {}
     for module, name in imports.froms:
         members.setdefault(module, []).append(name)

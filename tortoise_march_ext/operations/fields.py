@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends.base import SchemaEditor, TableChange
+from ..backends.fills import row_fill
 from ..schema.state import (
     NOT_PROVIDED,
+    CallableRef,
     FieldState,
     ModelState,
     ProjectState,
@@ -29,6 +31,12 @@ def _fill_nulls(field: FieldState, name: str, one_off: Any = NOT_PROVIDED) -> di
     if one_off is NOT_PROVIDED and field.db_default is not NOT_PROVIDED and not field.null:
         return {field.column(name): field.db_default}
     return _fill(field, name, one_off)
+
+
+def _calls(fills: dict[str, Any]) -> dict[str, CallableRef]:
+    """Return the fills that are callable defaults: each row gets its own call, so the column
+    is changed nullable, filled row by row, then made NOT NULL (on every backend alike)."""
+    return {c: v for c, v in fills.items() if isinstance(v, CallableRef)}
 
 
 class FieldOperation(ModelOperation):
@@ -54,6 +62,50 @@ class FieldOperation(ModelOperation):
         if kwargs.get("fill", None) is NOT_PROVIDED:
             del kwargs["fill"]
         return name, kwargs
+
+    def database_forwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Change the table; a callable default fills its rows one call each (see _calls)."""
+        calls = _calls(self.fills(app, from_state, to_state))
+        if not calls:
+            return super().database_forwards(app, editor, from_state, to_state)
+        middle = self._nullable(app, to_state)
+        out = super().database_forwards(app, editor, from_state, middle)
+        return out + self._fill_then_finish(app, editor, middle, to_state, calls)
+
+    def database_backwards(
+        self, app: str, editor: SchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> list[Any]:
+        """Restore the table; a callable default fills the restored column one call per row."""
+        calls = _calls(self.fills(app, to_state, from_state))
+        if not calls:
+            return super().database_backwards(app, editor, from_state, to_state)
+        middle = self._nullable(app, from_state)
+        out = super().database_backwards(app, editor, middle, to_state)
+        return out + self._fill_then_finish(app, editor, middle, from_state, calls)
+
+    def _nullable(self, app: str, state: ProjectState) -> ProjectState:
+        """Return ``state`` with this field nullable: the column a callable fill works on."""
+        middle = state.clone()
+        model = middle.get_model(app, self.model)
+        field = model.get_field(self.name)
+        middle.put_model(model.with_field(self.name, field.with_changes(null=True)))
+        return middle
+
+    def _fill_then_finish(
+        self,
+        app: str,
+        editor: SchemaEditor,
+        middle: ProjectState,
+        final: ProjectState,
+        calls: dict[str, CallableRef],
+    ) -> list[Any]:
+        """Fill the NULLs of the nullable column one call per row, then make it NOT NULL."""
+        model = middle.get_model(app, self.model)
+        table = resolve_table(middle, model)
+        out: list[Any] = [row_fill(editor, table, c, ref) for c, ref in calls.items()]
+        return out + sync_model(editor, (middle, model), (final, final.get_model(app, self.model)))
 
     def footprint(self, app: str) -> Footprint | None:
         """Read the model (and a relation's target); write the field, or the whole model when

@@ -38,6 +38,7 @@ from .state import (
     ModelState,
     ProjectState,
     SqlDefault,
+    callable_ref,
 )
 from .tables import derived_name
 
@@ -131,7 +132,7 @@ def _common(field: Field, name: str, column: str, default_column: str) -> dict[s
     options: dict[str, Any] = {
         "null": bool(field.null),
         "description": field.description or None,
-        "default": _static_default(field.default),
+        "default": _static_default(field.default, primary_key=bool(field.pk)),
         "db_default": _db_default(field),
     }
     if column != default_column:
@@ -230,9 +231,12 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def _static_default(value: Any) -> Any:
-    if value is None or callable(value):
+def _static_default(value: Any, *, primary_key: bool = False) -> Any:
+    # A primary key's callable default (Tortoise gives UUID keys uuid4) only makes new rows.
+    if value is None or (primary_key and callable(value)):
         return NOT_PROVIDED
+    if callable(value):
+        return callable_ref(value)
     return _plain(value)
 
 

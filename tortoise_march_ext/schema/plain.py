@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from ..exceptions import MarchError
 from .state import (
     NOT_PROVIDED,
+    CallableRef,
     ConstraintState,
     FieldRef,
     FieldState,
@@ -62,6 +63,7 @@ _TO: dict[type, Callable[[Any], Plain]] = {
     SqlDefault: lambda v: ["sql", v.sql, value_to_plain(v.dialects)],
     FieldRef: lambda v: ["ref", v.name],
     RawSQL: lambda v: ["raw", v.sql],
+    CallableRef: lambda v: ["call", v.module, v.qualname],
     type(NOT_PROVIDED): lambda v: ["np"],
 }
 
@@ -79,6 +81,7 @@ _FROM: dict[str, Callable[..., Any]] = {
     "sql": lambda sql, dialects: SqlDefault(_str(sql), value_from_plain(dialects)),
     "ref": lambda name: FieldRef(_str(name)),
     "raw": lambda sql: RawSQL(_str(sql)),
+    "call": lambda module, qualname: CallableRef(_str(module), _str(qualname)),
     "np": lambda: NOT_PROVIDED,
 }
 

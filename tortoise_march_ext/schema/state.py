@@ -6,7 +6,8 @@ apart: a field is stored under its Python name and knows its column only through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -51,6 +52,69 @@ class SqlDefault:
     def for_dialect(self, dialect: str) -> str:
         """Return the SQL for ``dialect``."""
         return dict(self.dialects).get(dialect, self.sql)
+
+
+@dataclass(frozen=True)
+class CallableRef:
+    """A callable default kept as its import path (``uuid.uuid4`` is ``("uuid", "uuid4")``).
+
+    Migration files write the callable itself (``default=uuid.uuid4``); the state keeps only the
+    path, so it stays plain data. Rows that need a value get one call each when migrating.
+    """
+
+    module: str
+    qualname: str
+
+    @property
+    def path(self) -> str:
+        """Return the dotted path as a file writes it (``dict``, ``uuid.uuid4``)."""
+        if self.module == "builtins":
+            return self.qualname
+        return f"{self.module}.{self.qualname}"
+
+    @property
+    def referable(self) -> bool:
+        """Return whether a file can name the callable: not a lambda, a local function, or a
+        function of ``__main__``."""
+        if not self.module or self.module == "__main__":
+            return False
+        return "<" not in self.qualname and "<" not in self.module
+
+    def resolve(self) -> Callable[[], Any]:
+        """Import the callable by its path; raise StateError (one line) when it does not import."""
+        try:
+            obj: Any = importlib.import_module(self.module)
+            for part in self.qualname.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the same answer
+            raise StateError(
+                f"default {self.path} does not import ({type(exc).__name__}: {exc}); restore "
+                "it, or edit the migration to name a function that exists"
+            ) from None
+        if not callable(obj):
+            raise StateError(f"default {self.path} is not callable")
+        return obj  # type: ignore[no-any-return]
+
+
+def callable_ref(value: Callable[..., Any]) -> CallableRef:
+    """Return the reference to ``value``; one a file cannot name is not ``referable``."""
+    owner = getattr(value, "__self__", None)
+    module = getattr(value, "__module__", None) or getattr(owner, "__module__", None) or ""
+    qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if not isinstance(qualname, str) or not qualname:
+        qualname = f"<{value!r}>"
+    ref = CallableRef(str(module), str(qualname))
+    if ref.referable and not _imports_back(ref, value):
+        return CallableRef(ref.module, f"<{ref.qualname}>")
+    return ref
+
+
+def _imports_back(ref: CallableRef, value: Any) -> bool:
+    try:
+        found = ref.resolve()
+    except StateError:
+        return False
+    return found is value or bool(found == value)
 
 
 @dataclass(frozen=True, eq=True)
@@ -151,6 +215,9 @@ def make_field(kind: str, **kwargs: Any) -> FieldState:
     unknown = sorted(set(kwargs) - names)
     if unknown:
         raise StateError(f"{kind}: unknown argument(s) {', '.join(unknown)}")
+    default = kwargs.get("default", NOT_PROVIDED)
+    if callable(default):
+        kwargs["default"] = _file_default(kind, default)
     return FieldState(kind=kind, **kwargs)
 
 
@@ -171,6 +238,16 @@ def _contrib_defaults(kind: str, kwargs: dict[str, Any]) -> None:
             f"{kind}: weights {weights!r} do not match source_fields {sources!r}; "
             "give one weight per source field"
         )
+
+
+def _file_default(kind: str, value: Callable[..., Any]) -> CallableRef:
+    ref = callable_ref(value)
+    if not ref.referable:
+        raise StateError(
+            f"{kind}: default {ref.qualname.strip('<>')} cannot be kept in a migration file; "
+            "name a module-level function (default=myapp.utils.make_value)"
+        )
+    return ref
 
 
 @dataclass(frozen=True)
