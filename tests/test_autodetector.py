@@ -150,3 +150,18 @@ def test_optimizer_moves_folds_past_independent_operations_only() -> None:
         other,
         migrations.AddField(model="A", name="x", field=fields.BigIntField()),
     ]
+
+
+def test_suggested_names_are_names_the_loader_accepts() -> None:
+    from tortoise_march_ext.commands.make import suggest_name
+    from tortoise_march_ext.files.loader import NAME_RE
+
+    operations = [
+        migrations.AddField("Book", "название", fields.IntField(null=True)),
+        migrations.AddField("书", "标题", fields.IntField(null=True)),
+        migrations.AddField("Book", "pages", fields.IntField(null=True)),
+    ]
+    name = suggest_name(operations, initial=False)
+    assert NAME_RE.match(name), name
+    assert name == "book_book_pages"
+    assert suggest_name(operations[1:2], initial=False) == "auto"

@@ -101,7 +101,9 @@ def suggest_name(operations: list[Operation], initial: bool) -> str:
     """Return a migration name derived from its operations (Django's rule, without timestamps)."""
     if initial:
         return "initial"
-    fragments = [re.sub(r"\W+", "_", op.name_fragment) for op in operations]
+    # File names are ASCII (the loader's rule): other characters fall out of the suggestion.
+    cleaned = (re.sub(r"[^0-9A-Za-z]+", "_", op.name_fragment).strip("_") for op in operations)
+    fragments = [fragment for fragment in cleaned if fragment]
     name = fragments[0] if fragments else "auto"
     for fragment in fragments[1:]:
         if len(f"{name}_{fragment}") > MAX_NAME:
