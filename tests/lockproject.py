@@ -319,3 +319,24 @@ class NotesProject:
     def notes(self) -> list[str]:
         """Return the text of every row of the note table."""
         return [r[0] for r in self.query("SELECT text FROM note ORDER BY id")]
+
+
+@contextmanager
+def notes_project(backend: str, tmp_path: Path, files: dict[str, str]) -> Iterator[NotesProject]:
+    """Yield the notes project with ``files`` ({name: source}) written as its migrations, on an
+    empty database of ``backend`` ("sqlite" or "postgres", dropped afterwards)."""
+    from tests.conftest import drop_pg_database, new_pg_database, require_postgres
+
+    if backend == "postgres":
+        require_postgres()
+        url = new_pg_database()
+    else:
+        url = f"sqlite://{tmp_path / 'db.sqlite3'}"
+    made = NotesProject(tmp_path / "project", url)
+    for name, source in files.items():
+        made.write(name, source)
+    try:
+        yield made
+    finally:
+        if made.is_postgres:
+            drop_pg_database(url)

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cliproject import error_problems
-from tests.conftest import drop_pg_database, new_pg_database, require_postgres
-from tests.lockproject import INITIAL, RECORDER, SEED, NotesProject
+from tests.lockproject import INITIAL, RECORDER, SEED, NotesProject, notes_project
 
 GENERATE = textwrap.dedent(
     """
@@ -57,19 +56,9 @@ APP_START = textwrap.dedent(
 @pytest.fixture(params=["sqlite", "postgres"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotesProject]:
     """Yield the notes project with two migrations, on an empty database of each backend."""
-    if request.param == "postgres":
-        require_postgres()
-        url = new_pg_database()
-    else:
-        url = f"sqlite://{tmp_path / 'db.sqlite3'}"
-    made = NotesProject(tmp_path / "project", url)
-    made.write("0001_initial", INITIAL)
-    made.write("0002_seed", SEED)
-    try:
+    files = {"0001_initial": INITIAL, "0002_seed": SEED}
+    with notes_project(request.param, tmp_path, files) as made:
         yield made
-    finally:
-        if made.is_postgres:
-            drop_pg_database(url)
 
 
 def python(project: NotesProject, source: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import drop_pg_database, new_pg_database, require_postgres
-from tests.lockproject import INITIAL, NotesProject, pg_fetch
+from tests.lockproject import INITIAL, NotesProject, notes_project, pg_fetch
 
 INTERRUPTED = 130
 SLOW_PYTHON = '''\
@@ -62,20 +62,10 @@ class Migration(migrations.Migration):
 @pytest.fixture(params=["sqlite", "postgres"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotesProject]:
     """Yield the notes project with its initial migration applied, on each backend."""
-    if request.param == "postgres":
-        require_postgres()
-        url = new_pg_database()
-    else:
-        url = f"sqlite://{tmp_path / 'db.sqlite3'}"
-    made = NotesProject(tmp_path / "project", url)
-    made.write("0001_initial", INITIAL)
-    first = made.cli("migrate")
-    assert first.returncode == 0, first
-    try:
+    with notes_project(request.param, tmp_path, {"0001_initial": INITIAL}) as made:
+        first = made.cli("migrate")
+        assert first.returncode == 0, first
         yield made
-    finally:
-        if made.is_postgres:
-            drop_pg_database(url)
 
 
 def interrupt_when(project: NotesProject, inside: Callable[[], bool]) -> tuple[int, str]:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cliproject import error_problems
-from tests.conftest import drop_pg_database, new_pg_database, require_postgres
-from tests.lockproject import INITIAL, RECORDER, NotesProject, Run, pg_fetch
+from tests.lockproject import INITIAL, RECORDER, NotesProject, Run, notes_project, pg_fetch
 
 USAGE, FAILED = 2, 3
 COLUMNS = "app, name, checksum, applied_at"
@@ -24,18 +23,8 @@ COLUMNS = "app, name, checksum, applied_at"
 @pytest.fixture(params=["sqlite", "postgres"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotesProject]:
     """Yield the notes project with its initial migration, on an empty database of each backend."""
-    if request.param == "postgres":
-        require_postgres()
-        url = new_pg_database()
-    else:
-        url = f"sqlite://{tmp_path / 'db.sqlite3'}"
-    made = NotesProject(tmp_path / "project", url)
-    made.write("0001_initial", INITIAL)
-    try:
+    with notes_project(request.param, tmp_path, {"0001_initial": INITIAL}) as made:
         yield made
-    finally:
-        if made.is_postgres:
-            drop_pg_database(url)
 
 
 @pytest.fixture
