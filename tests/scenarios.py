@@ -63,6 +63,10 @@ class Scenario:
     name: str
     steps: list[Step]
     backends: tuple[str, ...] = ("sqlite", "postgres")
+    # makemigrations' questions answered by rename flags (``app.Model.old=new``, as
+    # ``--rename-field`` gives them), and what the last step's migration must consist of
+    rename_fields: tuple[str, ...] = ()
+    last_operations: tuple[str, ...] = ()
 
 
 def one(
@@ -819,20 +823,11 @@ SCENARIOS += [
 ]
 
 
-@dataclass
-class AnsweredScenario(Scenario):
-    """A scenario whose makemigrations questions are answered by rename flags
-    (``app.Model.old=new``), as ``--rename-field`` gives them."""
-
-    rename_fields: tuple[str, ...] = ()
-    last_operations: tuple[str, ...] = ()  # what the last step's migration must consist of
-
-
 CODE_FOO = (
     "code = fields.CharField(max_length=10, unique=True)\nlabel = fields.CharField(max_length=20)"
 )
-ANSWERED_SCENARIOS: list[AnsweredScenario] = [
-    AnsweredScenario(
+SCENARIOS += [
+    Scenario(
         "rename_field_targeted_by_to_field_keeps_references",
         [
             one(

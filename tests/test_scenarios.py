@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import require_postgres
 from tests.harness import Backend, Project, assert_same
 from tests.scenarios import SCENARIOS, Scenario, Step
+from tortoise_march_ext.autodetect.questioner import NoInputQuestioner, RenameHints
 
 CASES = [
     pytest.param(s, b, id=f"{s.name}-{b}")
@@ -44,6 +45,13 @@ def _check_step(project: Project, backend: Backend, step: Step, label: str) -> N
     assert_same(schema, project.reference_schema(), label)
 
 
+def _answers(scenario: Scenario) -> dict[str, Any]:
+    """Return makemigrations' questioner for a scenario whose renames are given as flags."""
+    if not scenario.rename_fields:
+        return {}
+    return {"questioner": NoInputQuestioner(RenameHints.parse(list(scenario.rename_fields), None))}
+
+
 @pytest.mark.parametrize(("scenario", "backend_name"), CASES)
 def test_scenario(scenario: Scenario, backend_name: str, tmp_path: Path) -> None:
     if backend_name == "postgres":
@@ -54,12 +62,15 @@ def test_scenario(scenario: Scenario, backend_name: str, tmp_path: Path) -> None
         for number, step in enumerate(scenario.steps, start=1):
             label = f"{scenario.name} v{number} on {backend_name}"
             project.write_models(step.apps)
-            made = project.makemigrations()
+            made = project.makemigrations(**_answers(scenario))
             assert made.changed, f"{label}: makemigrations found nothing"
-            again = project.makemigrations()
+            again = project.makemigrations(**_answers(scenario))
             assert not again.changed, (
                 f"{label}: second makemigrations wrote {[m.operations for m in again.migrations]}"
             )
+            if number == len(scenario.steps) and scenario.last_operations:
+                written = [op.describe() for m in made.migrations for op in m.operations]
+                assert written == list(scenario.last_operations), label
             project.migrate()
             _check_step(project, backend, step, label)
             for sql in step.rows:
