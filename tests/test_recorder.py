@@ -7,7 +7,10 @@ that fails leaves no empty recorder behind. PostgreSQL and SQLite files, through
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +156,63 @@ def test_bad_sqlite_lock_file_is_one_line_and_changes_nothing(
     assert_one_line(run, USAGE, str(path))
     assert sqlite_project.tables() == set()
     assert path.is_dir() if kind == "folder" else path.read_bytes().startswith(b"this is")
+
+
+BUSY_START = """
+import asyncio, json, sqlite3, threading, time
+
+from settings import TORTOISE_ORM
+from tortoise import Tortoise
+
+import tortoise_march_ext as march
+
+PATH = TORTOISE_ORM["connections"]["default"].removeprefix("sqlite://")
+held = threading.Event()
+
+
+def hold() -> None:
+    # Another process creating the same new database: it holds it locked for longer than
+    # the busy timeout of Tortoise's connection, whose `PRAGMA journal_mode=WAL` then fails.
+    conn = sqlite3.connect(PATH, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    held.set()
+    time.sleep(6)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+async def main() -> None:
+    await Tortoise.init(config=TORTOISE_ORM)
+    try:
+        report = await march.ensure_migrated()
+        conn = Tortoise.get_connection("default")
+        _, rows = await conn.execute_query("PRAGMA foreign_keys")
+        print(json.dumps({"applied": report.applied, "foreign_keys": rows[0][0]}))
+    finally:
+        await Tortoise.close_connections()
+
+
+thread = threading.Thread(target=hold)
+thread.start()
+held.wait()
+asyncio.run(main())
+thread.join()
+"""
+
+
+def test_a_new_sqlite_database_locked_by_another_process_is_waited_for(
+    sqlite_project: NotesProject,
+) -> None:
+    # Several processes starting on a new SQLite file at once: the one whose connect finds the
+    # file locked waits instead of failing, and its connection still gets every pragma.
+    done = subprocess.run(
+        [sys.executable, "-c", BUSY_START],
+        cwd=sqlite_project.root,
+        env=sqlite_project.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"applied": ["notes.0001_initial"], "foreign_keys": 1}

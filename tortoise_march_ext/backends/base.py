@@ -429,6 +429,10 @@ class SchemaEditor:
         """Return whether ``exc`` (or its cause) is the lock timeout firing."""
         return False
 
+    async def connect(self, client: Any) -> None:
+        """Make sure ``client`` can be queried; Tortoise connects on the first query, so most
+        backends have nothing to do here."""
+
     @asynccontextmanager
     async def pinned(self, client: Any) -> AsyncIterator[Any]:
         """Yield a connection-like object that runs every statement on one connection."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -171,6 +172,10 @@ def _unquote(name: str) -> str:
     return name
 
 
+# How long a connect waits for a new database file that another process holds locked.
+CONNECT_BUSY_SECONDS = 30.0
+
+
 class SqliteEditor(SchemaEditor):
     """DDL for SQLite, as Tortoise's sqlite backend builds schemas."""
 
@@ -208,6 +213,27 @@ class SqliteEditor(SchemaEditor):
     fk_on_sql = "PRAGMA foreign_keys=ON"
     fk_check_sql = "PRAGMA foreign_key_check"
     relation_kinds: ClassVar[dict[str, str]] = {"table": "table", "view": "view"}
+
+    async def connect(self, client: Any) -> None:
+        """Open the connection, waiting while another process holds a new database file locked.
+
+        Tortoise's connect sets ``journal_mode=WAL``, which SQLite refuses as "database is locked"
+        while another connection creates the same file (several workers starting at once). A
+        failed connect leaves Tortoise a half-made connection without the later pragmas
+        (``foreign_keys=ON``), so it is closed before the next try.
+        """
+        deadline = time.monotonic() + CONNECT_BUSY_SECONDS
+        delay = 0.02
+        while True:
+            try:
+                await client.create_connection(with_db=True)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                await client.close()
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def split_statements(self, sql: str) -> list[str]:
         """Split ``sql`` into complete statements, as SQLite's own tokenizer ends them.

@@ -31,6 +31,7 @@ class Recorder:
 
     async def _query(self, sql: str, values: list[Any] | None = None) -> list[Any]:
         try:
+            await self.editor.connect(self.client)
             _, rows = await self.client.execute_query(sql, values or [])
         except Exception as exc:
             raise unreachable(self.label, exc) from exc
