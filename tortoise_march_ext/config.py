@@ -119,7 +119,8 @@ class MarchConfig:
         if not self.tortoise_orm:
             raise ConfigError(
                 "no Tortoise config: set tortoise_orm in [tool.tortoise_march_ext] of "
-                "pyproject.toml, pass --config module.ATTR, or set TORTOISE_MARCH_CONFIG"
+                "pyproject.toml (or in .tortoise_march_ext.toml), pass --config module.ATTR, "
+                "or set TORTOISE_MARCH_CONFIG"
             )
         value = import_dotted(self.tortoise_orm, self.root)
         if not isinstance(value, dict):
@@ -271,7 +272,7 @@ def load_config(
     cwd: Path | None = None,
     tortoise_config: dict[str, Any] | None = None,
 ) -> MarchConfig:
-    """Build the MarchConfig from pyproject.toml, the environment and explicit overrides."""
+    """Build the MarchConfig from the config file, the environment and explicit overrides."""
     start = (cwd or Path.cwd()).resolve()
     pyproject = find_pyproject(start)
     section = _read_section(pyproject) if pyproject else {}
