@@ -9,12 +9,14 @@ the two histories form one graph.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cliproject import CliProject, error_problems, make_project, show
+from tests.cliproject import TIMEOUT, CliProject, error_problems, make_project, show
 from tests.conftest import drop_pg_database, new_pg_database, require_postgres
 
 BILLING_MODELS = '''"""Models of a library's billing app."""
@@ -267,3 +269,22 @@ def test_bad_include_locations(project: CliProject, line: str, words: list[str])
         ]
     assert (project.files(), vendored_files(project)) == before
     assert not project.sqlite_path.exists()
+
+
+# -- at start-up ---------------------------------------------------------------------------------
+def test_ensure_migrated_applies_vendored_migrations_without_drift(project: CliProject) -> None:
+    result = subprocess.run(
+        [sys.executable, "run_script.py"],
+        cwd=project.root,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MarchDriftWarning" not in result.stderr, result.stderr
+    assert "applied 3 migration(s)" in result.stdout, result.stdout
+    assert "billing" in result.stdout, result.stdout
+    assert "billing_invoice" in project.tables()
+    assert ("billing", "0001_initial") in recorded(project)
