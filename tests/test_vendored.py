@@ -50,6 +50,13 @@ BASE = (
     '[tool.tortoise_march_ext]\ntortoise_orm = "settings.TORTOISE_ORM"\nlocation = "migrations"\n'
 )
 INCLUDE = 'include_locations = [{ label = "billing", path = "vendor/billing/migrations" }]\n'
+EMPTY_MIGRATION = """from tortoise_march_ext import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = (("billing", "0001_initial"),)
+    operations = ()
+"""
 INVOICE_FK = (
     'invoice = fields.ForeignKeyField("billing.Invoice", related_name="contacts", null=True)'
 )
@@ -129,6 +136,21 @@ def test_makemigrations_refuses_to_write_into_a_vendored_app(project: CliProject
         assert vendored_files(project) == before
         assert not (project.root / "migrations" / "billing").exists()
     assert project.migration_names() == ["0001_initial.py", "0002_contact_invoice.py"]
+    # the project cannot fix the library's models: not a change --check fails on
+    result = project.ok("makemigrations", "--check")
+    assert "billing: the models changed, but its migrations are vendored" in result.stdout
+
+
+def test_makemigrations_merge_refuses_a_vendored_conflict(project: CliProject) -> None:
+    folder = project.root / "vendor" / "billing" / "migrations"
+    (folder / "0002_a.py").write_text(EMPTY_MIGRATION, encoding="utf-8")
+    (folder / "0002_b.py").write_text(EMPTY_MIGRATION, encoding="utf-8")
+    before = vendored_files(project)
+    result = project.run("makemigrations", "--merge")
+    problems = error_problems(result, 2, "billing", "0002_a, 0002_b", "vendored", "library")
+    assert not problems, problems + [show(result)]
+    assert vendored_files(project) == before
+    assert not (project.root / "migrations" / "billing").exists()
 
 
 def test_makemigrations_empty_for_a_vendored_app_writes_nothing(project: CliProject) -> None:
@@ -251,6 +273,11 @@ def test_a_changed_vendored_file_is_named_by_its_path(project: CliProject) -> No
             'include_locations = [{ label = "contacts", path = "vendor/billing/migrations" }]\n',
             ["contacts", "clashes", "migrations/contacts"],
             id="clash",
+        ),
+        pytest.param(
+            'include_locations = [{ label = "billing", path = "migrations/contacts" }]\n',
+            ["billing", "inside location"],
+            id="inside-location",
         ),
         pytest.param(
             'include_locations = [{ label = "payments", path = "vendor/billing/migrations" }]\n',

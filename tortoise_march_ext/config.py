@@ -363,6 +363,12 @@ def check_include_locations(config: MarchConfig, where: str) -> None:
                 f"{where}: include_locations label {label!r}: folder {folder} does not exist; "
                 "install the library that ships it or fix the path"
             )
+        if folder.resolve().is_relative_to(config.migrations_dir.resolve()):
+            raise ConfigError(
+                f"{where}: include_locations label {label!r}: folder {folder} lies inside "
+                f"location ({config.migrations_dir}), where it would load as a project app too; "
+                "keep vendored migrations outside location"
+            )
         own = config.migrations_dir / label
         if own.is_dir():
             raise ConfigError(

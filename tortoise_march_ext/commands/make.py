@@ -472,6 +472,12 @@ def _merges(
         leaves = project.graph.leaves(app)
         if len(leaves) < 2:
             continue
+        if project.is_vendored(app):
+            raise GraphError(
+                f"app {app!r} has conflicting migrations ({', '.join(n for _, n in leaves)}), "
+                f"but they are vendored ({project.config.vendored_dirs[app]}) and come from the "
+                "library: nothing written; upgrade the library or report it to its authors"
+            )
         overlap = conflicts(
             [touched(_branch(project, leaf, [o for o in leaves if o != leaf])) for leaf in leaves]
         )
