@@ -46,9 +46,9 @@ def replays(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     real = cache.build_history
 
-    def counting(location: Path, key: str) -> cache.History:
+    def counting(location: Path, key: str, *rest: Any) -> cache.History:
         calls.append(location)
-        return real(location, key)
+        return real(location, key, *rest)
 
     monkeypatch.setattr(cache, "build_history", counting)
     return calls

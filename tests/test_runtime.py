@@ -282,9 +282,9 @@ def test_warm_cache_does_not_import_migrations(
     calls: list[Path] = []
     real = cache.load_migrations
 
-    def counting(location: Path) -> Any:
+    def counting(location: Path, *rest: Any) -> Any:
         calls.append(location)
-        return real(location)
+        return real(location, *rest)
 
     monkeypatch.setattr(cache, "load_migrations", counting)
     assert init(project) == []

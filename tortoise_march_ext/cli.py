@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
-    mig.add_argument("app", nargs="?", metavar="APP")
+    mig.add_argument("app", nargs="?", metavar="APP", help="an app, or APP:TARGET")
     mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
     mig.add_argument("--fake", action="store_true", help="record without running SQL")
     mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
@@ -91,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
-    sql.add_argument("app", metavar="APP")
-    sql.add_argument("name", metavar="NAME")
+    sql.add_argument("app", metavar="APP", help="an app, or APP:NAME")
+    sql.add_argument("name", nargs="?", metavar="NAME")
     sql.add_argument("--backwards", action="store_true", help="print the SQL that undoes it")
     return parser
 
@@ -157,7 +157,15 @@ def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
                 _out(f"    {operation.describe()}")
 
 
+def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
+    """Return APP and NAME from ``APP NAME`` or ``APP:NAME`` (how vendored migrations are named)."""
+    if app and ":" in app and name is None:
+        app, _, name = app.partition(":")
+    return app, name
+
+
 async def _migrate(args: argparse.Namespace) -> int:
+    args.app, args.target = _split_app(args.app, args.target)
     config = commands.load_config(config=args.config, location=args.location)
     dry = args.sql or args.plan or args.check
     result = await commands.migrate(
@@ -193,13 +201,16 @@ async def _showmigrations(args: argparse.Namespace) -> int:
             current = entry.app
             _out(entry.app)
         note = f"  ({entry.note})" if entry.note else ""
-        _out(f" [{'X' if entry.applied else ' '}] {entry.name}{note}")
+        _out(f" [{'X' if entry.applied else ' '}] {entry.label}{note}")
     if not entries:
         _out("No migrations.")
     return EXIT_OK
 
 
 async def _sqlmigrate(args: argparse.Namespace) -> int:
+    args.app, args.name = _split_app(args.app, args.name)
+    if not args.name:
+        raise GraphError("sqlmigrate needs APP NAME (or APP:NAME), e.g. sqlmigrate contacts 0001")
     step = await commands.sqlmigrate(
         commands.load_config(config=args.config, location=args.location),
         args.app,

@@ -1,6 +1,9 @@
-"""MarchConfig: read ``[tool.tortoise_march_ext]`` from pyproject.toml, apply CLI flags and env.
+"""MarchConfig: read ``[tool.tortoise_march_ext]`` from pyproject.toml (or the same keys at the top
+level of ``.tortoise_march_ext.toml``), apply CLI flags and env.
 
-Precedence: CLI flags > environment > pyproject.toml > defaults.
+Precedence: CLI flags > environment > the config file > defaults. The config file is the nearest
+one at or above the current directory; in one folder ``.tortoise_march_ext.toml`` wins over
+pyproject.toml (a file made only for this tool says more than a shared one, as with ruff).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTION = "tool.tortoise_march_ext"
+OWN_FILE = ".tortoise_march_ext.toml"
 ENV_CONFIG = "TORTOISE_MARCH_CONFIG"
 ENV_ON_DRIFT = "TORTOISE_MARCH_ON_DRIFT"
 TRACK_CHOICES = ("meta", "all")
@@ -39,6 +43,7 @@ KNOWN_KEYS = {
     "db_lock_retries",
     "safe_defaults",
     "lint_exclude",
+    "include_locations",
 }
 DURATION_RE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -68,6 +73,14 @@ def _is_seconds(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class IncludeLocation:
+    """A vendored app: its label (the Tortoise app label) and the folder of its migrations."""
+
+    label: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class MarchConfig:
     """Where the Tortoise config and the migrations live, and how to behave."""
 
@@ -82,6 +95,7 @@ class MarchConfig:
     db_lock_retries: int = 3
     safe_defaults: bool = False
     lint_exclude: tuple[str, ...] = ()
+    include_locations: tuple[IncludeLocation, ...] = ()
     root: Path = field(default_factory=Path.cwd)
     tortoise_config: dict[str, Any] | None = None
 
@@ -90,6 +104,14 @@ class MarchConfig:
         """Return the absolute folder holding one subfolder of migrations per app."""
         return self.location if self.location.is_absolute() else self.root / self.location
 
+    @property
+    def vendored_dirs(self) -> dict[str, Path]:
+        """Return each vendored app's label with the absolute folder of its migrations."""
+        return {
+            item.label: item.path if item.path.is_absolute() else self.root / item.path
+            for item in self.include_locations
+        }
+
     def load_tortoise_config(self) -> dict[str, Any]:
         """Import and return the Tortoise config dict the ``tortoise_orm`` path names."""
         if self.tortoise_config is not None:
@@ -97,7 +119,8 @@ class MarchConfig:
         if not self.tortoise_orm:
             raise ConfigError(
                 "no Tortoise config: set tortoise_orm in [tool.tortoise_march_ext] of "
-                "pyproject.toml, pass --config module.ATTR, or set TORTOISE_MARCH_CONFIG"
+                "pyproject.toml (or in .tortoise_march_ext.toml), pass --config module.ATTR, "
+                "or set TORTOISE_MARCH_CONFIG"
             )
         value = import_dotted(self.tortoise_orm, self.root)
         if not isinstance(value, dict):
@@ -139,18 +162,30 @@ SECTION_BYTES = tuple(SECTION.encode(encoding) for encoding in ("ascii", "utf-16
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """Return the nearest pyproject.toml at or above ``start`` that has our section.
+    """Return the nearest config file at or above ``start``: a .tortoise_march_ext.toml, or a
+    pyproject.toml that has our section (in one folder the first wins).
 
     A file that names the section but is not UTF-8 (which TOML requires) is an error; one
     that does not name it is not ours and is passed over, whatever its encoding.
     """
     for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if not candidate.is_file():
-            continue
+        found = _config_in(folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _config_in(folder: Path) -> Path | None:
+    """Return the config file of ``folder``: its .tortoise_march_ext.toml, else its
+    pyproject.toml when that has our section, else None."""
+    own = folder / OWN_FILE
+    if own.is_file():
+        return own
+    candidate = folder / "pyproject.toml"
+    if candidate.is_file():
         data = candidate.read_bytes()
         if not any(marker in data for marker in SECTION_BYTES):
-            continue
+            return None
         if re.search(r"^\s*\[\s*tool\.tortoise_march_ext\b", _decode(candidate, data), re.M):
             return candidate
     return None
@@ -172,13 +207,15 @@ def _read_section(path: Path) -> dict[str, Any]:
         data = tomllib.loads(_decode(path, path.read_bytes()))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc}); fix the file") from exc
-    section = data.get("tool", {}).get("tortoise_march_ext", {})
+    own = path.name == OWN_FILE
+    section = data if own else data.get("tool", {}).get("tortoise_march_ext", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [{SECTION}] must be a table")
     unknown = sorted(set(section) - KNOWN_KEYS)
     if unknown:
+        where = "at the top level" if own else f"in [{SECTION}]"
         raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(unknown)} in [{SECTION}]; "
+            f"{path}: unknown key(s) {', '.join(unknown)} {where}; "
             f"known keys: {', '.join(sorted(KNOWN_KEYS))}"
         )
     return section
@@ -235,7 +272,7 @@ def load_config(
     cwd: Path | None = None,
     tortoise_config: dict[str, Any] | None = None,
 ) -> MarchConfig:
-    """Build the MarchConfig from pyproject.toml, the environment and explicit overrides."""
+    """Build the MarchConfig from the config file, the environment and explicit overrides."""
     start = (cwd or Path.cwd()).resolve()
     pyproject = find_pyproject(start)
     section = _read_section(pyproject) if pyproject else {}
@@ -256,6 +293,7 @@ def load_config(
         db_lock_retries=section.get("db_lock_retries", 3),
         safe_defaults=section.get("safe_defaults", False),
         lint_exclude=section.get("lint_exclude", ()),
+        include_locations=include_locations(section.get("include_locations", []), where),
         root=root,
         tortoise_config=tortoise_config,
     )
@@ -268,4 +306,73 @@ def load_config(
         result = replace(result, tortoise_orm=config)
     if location:
         result = replace(result, location=Path(location))
-    return _validated(result, where)
+    result = _validated(result, where)
+    check_include_locations(result, where)
+    return result
+
+
+INCLUDE_EXAMPLE = 'include_locations = [{ label = "billing", path = "vendor/billing/migrations" }]'
+LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def include_locations(value: Any, where: str) -> tuple[IncludeLocation, ...]:
+    """Return the vendored apps of ``include_locations`` (a list of {label, path} tables)."""
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"{where}: include_locations must be a list of tables; write it as {INCLUDE_EXAMPLE}"
+        )
+    items: list[IncludeLocation] = []
+    for position, entry in enumerate(value, 1):
+        items.append(_include_location(entry, f"{where}: include_locations entry {position}"))
+    labels = [item.label for item in items]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ConfigError(
+            f"{where}: include_locations names label {twice[0]!r} more than once; "
+            "give each vendored app one entry"
+        )
+    return tuple(items)
+
+
+def _include_location(entry: Any, where: str) -> IncludeLocation:
+    if not isinstance(entry, dict) or set(entry) != {"label", "path"}:
+        raise ConfigError(
+            f"{where} must be a table with exactly the keys label and path "
+            f"(got {entry!r}); write it as {INCLUDE_EXAMPLE}"
+        )
+    label, path = entry["label"], entry["path"]
+    if not isinstance(label, str) or not LABEL_RE.match(label):
+        raise ConfigError(
+            f"{where}: label = {label!r} is not an app label; use the Tortoise app label of "
+            'the vendored app, a string of letters, digits and _ (label = "billing")'
+        )
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(
+            f"{where}: path = {path!r} is not a folder path; use a string relative to the "
+            'project root (path = "vendor/billing/migrations")'
+        )
+    return IncludeLocation(label, Path(path))
+
+
+def check_include_locations(config: MarchConfig, where: str) -> None:
+    """Raise ConfigError for a vendored folder that is missing or a label that is also an app
+    folder under ``location``."""
+    for label, folder in config.vendored_dirs.items():
+        if not folder.is_dir():
+            raise ConfigError(
+                f"{where}: include_locations label {label!r}: folder {folder} does not exist; "
+                "install the library that ships it or fix the path"
+            )
+        if folder.resolve().is_relative_to(config.migrations_dir.resolve()):
+            raise ConfigError(
+                f"{where}: include_locations label {label!r}: folder {folder} lies inside "
+                f"location ({config.migrations_dir}), where it would load as a project app too; "
+                "keep vendored migrations outside location"
+            )
+        own = config.migrations_dir / label
+        if own.is_dir():
+            raise ConfigError(
+                f"{where}: include_locations label {label!r} clashes with the project's "
+                f"migrations folder {own}; an app's migrations live in one place: remove that "
+                "folder or the include_locations entry"
+            )

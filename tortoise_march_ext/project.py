@@ -89,8 +89,12 @@ class Project:
     def load_files(self) -> None:
         """Import the migration files and build the graph (squashes in use, as on a fresh
         database, until :meth:`use_applied` says what the database applied)."""
-        self.loaded = load_migrations(self.config.migrations_dir)
+        self.loaded = load_migrations(self.config.migrations_dir, None, self.config.vendored_dirs)
         self.use_applied(())
+
+    def is_vendored(self, app: str) -> bool:
+        """Return whether ``app``'s migrations come from a library (``include_locations``)."""
+        return app in self.config.vendored_dirs
 
     @property
     def replaces(self) -> dict[Key, list[Key]]:
@@ -180,8 +184,21 @@ def load_project(config: MarchConfig, tortoise_config: dict[str, Any]) -> Projec
     """Return the Project of the initialised Tortoise apps and the migration files."""
     models = extract_state(tortoise_apps(), track=config.track)
     project = Project(config, tortoise_config, models, {}, MigrationGraph({}, {}))
+    check_vendored_apps(project)
     project.load_files()
     return project
+
+
+def check_vendored_apps(project: Project) -> None:
+    """Raise ConfigError for an ``include_locations`` label that is no Tortoise app: the label
+    is the app label, which says which connection its migrations run on."""
+    known = project.config_apps
+    for label in sorted(project.config.vendored_dirs):
+        if label not in known:
+            raise ConfigError(
+                f"include_locations label {label!r} is not an app in the Tortoise config "
+                f"(apps: {', '.join(known) or 'none'}); use the vendored app's Tortoise app label"
+            )
 
 
 _suppressed: ContextVar[bool] = ContextVar("march_drift_suppressed", default=False)

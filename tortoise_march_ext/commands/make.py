@@ -266,8 +266,10 @@ async def makemigrations(
             changes = detect_changes(old.clone(), project.models, set(selected), questioner)
         result = MakeMigrationsResult()
         units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
+        units, refused = _without_vendored(project, units)
         if update:
             result = await _updates(project, _order_units(units))
+            result.message = "\n".join([*refused, result.message]).strip()
             _write(result, check or dry_run)
             return result
         written: list[_Unit] = []
@@ -300,8 +302,23 @@ async def makemigrations(
             result.migrations.append(made)
         if not result.migrations:
             result.message = "No changes detected"
+        result.message = "\n".join([*refused, result.message] if refused else [result.message])
         _write(result, check or dry_run)
         return result
+
+
+def _without_vendored(project: Project, units: list[_Unit]) -> tuple[list[_Unit], list[str]]:
+    """Return the units of the project's own apps, and one line for each vendored app that
+    would have had a migration (its migrations come from the library, never from here)."""
+    vendored = project.config.vendored_dirs
+    refused = [
+        f"{unit.app}: {'the models changed, but ' if unit.operations else ''}its migrations are "
+        f"vendored ({vendored[unit.app]}) and come from the library; nothing written for it "
+        "(upgrade the library, or undo the change to its models)"
+        for unit in units
+        if unit.app in vendored
+    ]
+    return [unit for unit in units if unit.app not in vendored], refused
 
 
 async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult:
@@ -455,6 +472,12 @@ def _merges(
         leaves = project.graph.leaves(app)
         if len(leaves) < 2:
             continue
+        if project.is_vendored(app):
+            raise GraphError(
+                f"app {app!r} has conflicting migrations ({', '.join(n for _, n in leaves)}), "
+                f"but they are vendored ({project.config.vendored_dirs[app]}) and come from the "
+                "library: nothing written; upgrade the library or report it to its authors"
+            )
         overlap = conflicts(
             [touched(_branch(project, leaf, [o for o in leaves if o != leaf])) for leaf in leaves]
         )

@@ -34,6 +34,12 @@ class ShowEntry:
     name: str
     applied: bool
     note: str = ""
+    vendored: bool = False
+
+    @property
+    def label(self) -> str:
+        """Return the name as the CLI shows it (``billing:0001_initial`` when vendored)."""
+        return f"{self.app}:{self.name}" if self.vendored else self.name
 
 
 # -- migrate -------------------------------------------------------------------------------------
@@ -44,7 +50,8 @@ def check_history(project: Project, applied: dict[Key, Any]) -> Legacy:
     folder = project.config.migrations_dir
 
     def where(key: Key) -> str:
-        return f" ({folder / key[0] / (key[1] + '.py')})"
+        node = project.loaded.get(key)
+        return f" ({node.path if node else folder / key[0] / (key[1] + '.py')})"
 
     def source(key: Key) -> str | None:
         return project.loaded[key].source if key in project.loaded else None
@@ -143,10 +150,11 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
             note = "" if same else "changed since applied"
             if node.replaces:
                 note = f"replaces {len(node.replaces)} migration(s)"
-            entries.append(ShowEntry(key[0], key[1], key in done, note))
+            entries.append(ShowEntry(key[0], key[1], key in done, note, node.vendored))
         for key in sorted(set(applied) - set(project.loaded) - set(squash_of)):
             if not app or key[0] == app:
-                entries.append(ShowEntry(key[0], key[1], True, "file missing"))
+                vendored = project.is_vendored(key[0])
+                entries.append(ShowEntry(key[0], key[1], True, "file missing", vendored))
         return sorted(entries, key=lambda e: e.app)
 
 

@@ -1,5 +1,9 @@
 """Load migration modules from ``<location>/<app>/*.py``: import, validate, checksum.
 
+Vendored apps (``include_locations``) keep their migration modules directly in their own folder
+(``vendor/billing/migrations/0001_initial.py``, the layout of one app folder under ``location``);
+they load under their label as the app and are marked ``vendored``.
+
 Every problem names the file and says how to fix it. The checksum (``files/checksum.py``) is the
 SHA-256 of the module's canonical token stream, so comments and formatting do not change it but
 code does, and no Python release changes it.
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ class LoadedMigration:
     path: Path
     migration: type[Migration]
     source: str = field(repr=False)
+    vendored: bool = False
     _checksum: str | None = field(default=None, repr=False)
 
     @property
@@ -72,7 +77,7 @@ class LoadedMigration:
         return bool(getattr(self.migration, "atomic", True))
 
     def __str__(self) -> str:
-        return f"{self.app}.{self.name}"
+        return f"{self.app}:{self.name}" if self.vendored else f"{self.app}.{self.name}"
 
 
 def source_reader(location: Path) -> Callable[[Key], str | None]:
@@ -179,17 +184,27 @@ def _check_shape(path: Path, migration: type[Migration]) -> None:
 
 
 def load_migrations(
-    location: Path, apps: Iterable[str] | None = None
+    location: Path,
+    apps: Iterable[str] | None = None,
+    vendored: Mapping[str, Path] | None = None,
 ) -> dict[Key, LoadedMigration]:
-    """Load every migration under ``location`` (or only those of ``apps``)."""
-    if not location.is_dir():
-        return {}
+    """Load every migration under ``location`` and of the ``vendored`` apps (label -> folder),
+    or only those of ``apps``."""
     wanted = set(apps) if apps is not None else None
+    folders: list[tuple[str, Path, bool]] = []
+    if location.is_dir():
+        folders = [
+            (p.name, p, False)
+            for p in sorted(location.iterdir())
+            if p.is_dir() and not p.name.startswith(("_", "."))
+        ]
+    folders += [(label, folder, True) for label, folder in sorted((vendored or {}).items())]
     loaded: dict[Key, LoadedMigration] = {}
-    for folder in sorted(p for p in location.iterdir() if p.is_dir()):
-        if folder.name.startswith(("_", ".")) or (wanted is not None and folder.name not in wanted):
+    for app, folder, is_vendored in folders:
+        if wanted is not None and app not in wanted:
             continue
         for path in migration_files(folder):
-            item = load_file(folder.name, path)
+            item = load_file(app, path)
+            item.vendored = is_vendored
             loaded[item.key] = item
     return loaded

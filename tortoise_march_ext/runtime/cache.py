@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,22 +58,30 @@ class History:
         return set(self.dependencies)
 
 
-def history_key(location: Path) -> str:
-    """Return the cache key of the migration files under ``location``."""
+def history_key(location: Path, vendored: Mapping[str, Path] | None = None) -> str:
+    """Return the cache key of the migration files under ``location`` and of the vendored
+    apps (label -> folder)."""
     digest = hashlib.sha256(f"{__version__} history {CACHE_FORMAT}".encode())
+    folders: list[tuple[str, Path]] = []
     if location.is_dir():
-        for folder in sorted(p for p in location.iterdir() if p.is_dir()):
-            if folder.name.startswith(("_", ".")):
-                continue
-            for path in migration_files(folder):
-                digest.update(f"{folder.name}/{path.name}\0".encode())
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        folders = [
+            (p.name, p)
+            for p in sorted(location.iterdir())
+            if p.is_dir() and not p.name.startswith(("_", "."))
+        ]
+    for app, folder in [
+        *folders,
+        *(("vendored:" + k, v) for k, v in sorted((vendored or {}).items())),
+    ]:
+        for path in migration_files(folder):
+            digest.update(f"{app}/{path.name}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def build_history(location: Path, key: str) -> History:
+def build_history(location: Path, key: str, vendored: Mapping[str, Path] | None = None) -> History:
     """Load, validate and replay every migration file."""
-    loaded = load_migrations(location)
+    loaded = load_migrations(location, None, vendored)
     graph, _ = graph_in_use(loaded)
     return History(
         key=key,
@@ -186,13 +195,16 @@ def _report_write_failure(folder: Path, exc: Exception) -> None:
     )
 
 
-def load_history(location: Path, *, use_cache: bool = True) -> History:
-    """Return the history of the files under ``location``, from the cache when it is current."""
-    key = history_key(location)
+def load_history(
+    location: Path, *, use_cache: bool = True, vendored: Mapping[str, Path] | None = None
+) -> History:
+    """Return the history of the files under ``location`` (and of the ``vendored`` apps), from
+    the cache when it is current."""
+    key = history_key(location, vendored)
     path = location / CACHE_DIR / CACHE_FILE
     if use_cache and (cached := _read(path, key)) is not None:
         return cached
-    history = build_history(location, key)
+    history = build_history(location, key, vendored)
     if use_cache and location.is_dir():
         _write(path, history)
     return history

@@ -103,7 +103,7 @@ def _compare(config: MarchConfig) -> tuple[DriftReport, History]:
     """Return the differences between the initialised models and the files, and the history."""
     apps = tortoise_apps()
     models = extract_state(apps, track=config.track)
-    history = load_history(config.migrations_dir)
+    history = load_history(config.migrations_dir, vendored=config.vendored_dirs)
     selected = set(models.apps) | ({a for a, _ in history.nodes} & set(apps))
     changes = detect_changes(history.state, models, selected)
     report = DriftReport(

@@ -112,7 +112,7 @@ async def _apply(project: Project, keys: list[Key], applied: set[Key]) -> list[S
 
 async def pending_migrations(config: MarchConfig, history: History | None = None) -> list[str]:
     """Return the migrations the database has not applied yet (two queries per connection)."""
-    history = history or load_history(config.migrations_dir)
+    history = history or load_history(config.migrations_dir, vendored=config.vendored_dirs)
     async with open_project(config, init=False, load=False) as project:
         selected = sorted({k[0] for k in history.nodes})
         applied = await project.applied(selected)
@@ -134,7 +134,7 @@ async def ensure_migrated(
     ``check_only=True`` applies nothing and raises PendingMigrations when work is pending.
     """
     config = config or load_config()
-    history = load_history(config.migrations_dir)
+    history = load_history(config.migrations_dir, vendored=config.vendored_dirs)
     async with open_project(config, init=False, load=False) as project:
         for app in apps or []:
             project.check_app(app)
@@ -157,7 +157,7 @@ async def ensure_migrated(
         timeout = config.lock_timeout if lock_timeout is None else lock_timeout
         project.load_files()
         async with migration_lock(project, selected, timeout) as applied:
-            fresh = load_history(config.migrations_dir)
+            fresh = load_history(config.migrations_dir, vendored=config.vendored_dirs)
             await rewrite_legacy(project.recorder, _check_history(fresh, applied, location))
             done = project.use_applied(applied)
             keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
