@@ -1,0 +1,83 @@
+"""``check --schema`` through the real CLI: a database changed by hand is found, line by line."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.cliproject import CliProject, make_project, show
+from tests.harness import Backend
+
+
+def migrated(tmp_path: Path, backend: Backend) -> CliProject:
+    """Return the example project with its migrations written and applied."""
+    project = make_project(tmp_path, backend.new_url())
+    project.ok("makemigrations")
+    project.ok("migrate")
+    return project
+
+
+def rebuild_sqlite_table(project: CliProject, table: str, old: str, new: str) -> None:
+    """Recreate a SQLite table from its own CREATE text with ``old`` replaced by ``new``."""
+    with sqlite3.connect(project.sqlite_path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        assert old in sql
+        temp = f"{table}_rebuilt"
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute(sql.replace(f'"{table}"', f'"{temp}"', 1).replace(old, new, 1))
+        conn.execute(f'INSERT INTO "{temp}" SELECT * FROM "{table}"')
+        conn.execute(f'DROP TABLE "{table}"')
+        conn.execute(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+
+
+def index_of(backend: Backend, url: str, table: str) -> str:
+    """Return the name of the one index a migration made on ``table``'s name column."""
+    schema = backend.introspect(url)
+    (name,) = [i[0] for i in schema[table]["indexes"] if i[1] == ("name",)]
+    return str(name)
+
+
+def test_a_migrated_database_matches(tmp_path: Path, backend: Backend) -> None:
+    project = migrated(tmp_path, backend)
+    result = project.run("check", "--schema")
+    assert result.returncode == 0, show(result)
+    assert "matches the applied migrations (contacts)" in result.stdout, show(result)
+    assert project.run("check", "--schema", "contacts").returncode == 0
+
+
+def test_changes_by_hand_are_reported_one_line_each(tmp_path: Path, backend: Backend) -> None:
+    project = migrated(tmp_path, backend)
+    url = project.database_url
+    index = index_of(backend, url, "contact")
+    if backend.name == "postgres":
+        backend.execute(url, "ALTER TABLE tag ALTER COLUMN label TYPE varchar(60)")
+        backend.execute(url, f'DROP INDEX "{index}"')
+        backend.execute(url, "ALTER TABLE company ADD CONSTRAINT named CHECK (length(name) > 0)")
+    else:
+        rebuild_sqlite_table(project, "tag", "VARCHAR(50)", "VARCHAR(60)")
+        backend.execute(url, f'DROP INDEX "{index}"')
+        rebuild_sqlite_table(
+            project,
+            "company",
+            "NOT NULL UNIQUE",
+            "NOT NULL UNIQUE CONSTRAINT named CHECK (length(name) > 0)",
+        )
+    result = project.run("check", "--schema")
+    assert result.returncode == 1, show(result)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, show(result)
+    changed = "contacts.Tag: column label is VARCHAR(60) in the database, VARCHAR(50) in the"
+    assert f"{changed} migrations" in lines, show(result)
+    assert f"contacts.Contact: index {index} USING btree (name) is missing in the database" in (
+        lines
+    ), show(result)
+    (check,) = [line for line in lines if line.startswith("contacts.Company: check named (")]
+    assert check.endswith(") is in the database only"), show(result)
+    assert "length(name" in check and "> 0" in check, show(result)
+
+
+def test_check_takes_an_app_only_with_schema(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    result = project.run("check", "contacts")
+    assert result.returncode == 2, show(result)
+    assert "check --schema contacts" in result.stderr, show(result)
