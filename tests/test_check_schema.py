@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from tests.cliproject import CliProject, make_project, show
-from tests.harness import Backend
+from tests.conftest import require_postgres
+from tests.harness import Backend, Project
 
 
 def migrated(tmp_path: Path, backend: Backend) -> CliProject:
@@ -81,3 +82,50 @@ def test_check_takes_an_app_only_with_schema(tmp_path: Path) -> None:
     result = project.run("check", "contacts")
     assert result.returncode == 2, show(result)
     assert "check --schema contacts" in result.stderr, show(result)
+
+
+BOOKING = """
+from tortoise import fields
+from tortoise.models import Model
+
+import tortoise_march_ext as march
+
+
+class Booking(Model):
+    id = fields.IntField(primary_key=True)
+    room = fields.IntField()
+    start_at = fields.DatetimeField()
+    end_at = fields.DatetimeField()
+
+    class Meta(march.Meta):
+        table = "booking"
+        march_constraints = (
+            march.ExclusionConstraint(
+                expressions=(
+                    (march.FieldRef("room"), "="),
+                    (march.RawSQL("tstzrange(start_at, end_at, '[)')"), "&&"),
+                ),
+                name="no_double_booking",
+            ),
+        )
+        march_extensions = (march.PostgresExtension("btree_gist"),)
+"""
+
+
+def test_exclusion_constraints_and_extensions_are_compared(tmp_path: Path) -> None:
+    require_postgres()
+    backend = Backend("postgres", tmp_path)
+    try:
+        project = Project(tmp_path, backend)
+        project.write_models({"app": BOOKING})
+        project.makemigrations()
+        project.migrate()
+        assert project.check_schema() == []
+        backend.execute(project.url, "DROP EXTENSION btree_gist CASCADE")
+        found = project.check_schema()
+        assert found[0] == "app: extension btree_gist is missing in the database", found
+        (line,) = found[1:]
+        assert line.startswith("app.Booking: exclusion no_double_booking EXCLUDE USING gist"), line
+        assert line.endswith(" is missing in the database"), line
+    finally:
+        backend.cleanup()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.executor import replay
-from ..introspect import Schema, introspect
+from ..introspect import Schema, extensions, introspect
 from ..introspect.expected import built_schema
 from ..project import Project, open_project
 from ..schema.state import ProjectState
@@ -54,7 +54,10 @@ async def check_schema(config: Any, app: str | None = None) -> SchemaCheckResult
         state = replay(project.graph, applied & set(project.graph.nodes))
         result = SchemaCheckResult(apps)
         for connection, labels in _by_connection(project, state, apps).items():
-            result.differences += await _check_connection(project, connection, labels, state)
+            checked = {a for a in apps if project.connection_name(a) == connection}
+            result.differences += await _check_connection(
+                project, connection, labels, state, checked
+            )
         return result
 
 
@@ -72,15 +75,24 @@ def _by_connection(
 
 
 async def _check_connection(
-    project: Project, connection: str, labels: dict[str, list[Table]], state: ProjectState
+    project: Project,
+    connection: str,
+    labels: dict[str, list[Table]],
+    state: ProjectState,
+    checked: set[str],
 ) -> list[str]:
     app = next(iter(labels)).split(".", 1)[0]
     client, editor = project.client(app), project.editor(app)
     everything = [t for tables in labels.values() for t in tables]
-    expected = await built_schema(client, connection, editor, everything)
+    installed = await extensions(client)
+    wanted = {name for _, name in state.extensions} - installed
+    expected = await built_schema(client, connection, editor, everything, sorted(wanted))
     live = await introspect(client)
-    checked = {a for a in project.apps if project.connection_name(a) == connection}
-    lines = []
+    lines = [
+        f"{owner}: extension {name} is missing in the database"
+        for owner, name in sorted(state.extensions)
+        if owner in checked and name not in installed
+    ]
     for label, tables in labels.items():
         if label.split(".", 1)[0] not in checked:
             continue
@@ -123,6 +135,7 @@ def schema_differences(live: Schema, expected: Schema, table: str) -> list[str]:
     lines += _named_lines("unique", _uniques(db), _uniques(mig))
     lines += _named_lines("index", _indexes(db), _indexes(mig))
     lines += _named_lines("check", _checks(db), _checks(mig))
+    lines += _named_lines("exclusion", _exclusions(db), _exclusions(mig))
     if db.get("comment") != mig.get("comment"):
         lines.append(
             f"table {table} has comment {db.get('comment')!r} in the database, "
@@ -204,6 +217,10 @@ def _indexes(table: dict[str, Any]) -> dict[str, str]:
 
 def _checks(table: dict[str, Any]) -> dict[str, str]:
     return {str(name): f"({expression})" for name, expression in table["checks"]}
+
+
+def _exclusions(table: dict[str, Any]) -> dict[str, str]:
+    return {str(name): str(definition) for name, definition in table.get("exclusions", [])}
 
 
 def _named_lines(kind: str, db: dict[str, str], mig: dict[str, str]) -> list[str]:

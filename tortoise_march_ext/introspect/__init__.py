@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_EXCLUDE",
     "Schema",
     "diff_schemas",
+    "extensions",
     "introspect",
     "introspect_postgres",
     "introspect_sqlite",
@@ -43,3 +44,11 @@ async def introspect(client: Any, *, exclude: Iterable[str] = DEFAULT_EXCLUDE) -
     from ..exceptions import DatabaseError
 
     raise DatabaseError(f"reading the schema of a {dialect!r} database is not supported yet")
+
+
+async def extensions(client: Any) -> set[str]:
+    """Return the extensions installed in the database (PostgreSQL; none elsewhere)."""
+    if client.capabilities.dialect != "postgres":
+        return set()
+    rows = await client.execute_query_dict("SELECT extname FROM pg_catalog.pg_extension")
+    return {str(row["extname"]) for row in rows}

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from ..backends import SchemaEditor
+from ..exceptions import DatabaseError, MarchError
 from ..schema.tables import Table
 from .postgres import introspect_postgres
 from .sqlite import introspect_sqlite, sqlite3_fetch
@@ -31,12 +33,28 @@ class _RolledBack(Exception):
 
 
 async def built_schema(
-    client: Any, connection: str, editor: SchemaEditor, tables: list[Table]
+    client: Any,
+    connection: str,
+    editor: SchemaEditor,
+    tables: list[Table],
+    extensions: Sequence[str] = (),
 ) -> Schema:
-    """Return the schema ``tables`` have once the editor creates them on ``client``'s dialect."""
-    if client.capabilities.dialect == "sqlite":
-        return await _sqlite_built(editor, tables)
-    return await _postgres_built(connection, editor, tables)
+    """Return the schema ``tables`` have once the editor creates them on ``client``'s dialect.
+
+    ``extensions`` the tables need but the database lacks are created in the scratch schema
+    (and rolled back with it). Raise DatabaseError naming the statement that failed.
+    """
+    try:
+        if client.capabilities.dialect == "sqlite":
+            return await _sqlite_built(editor, tables)
+        return await _postgres_built(connection, editor, tables, list(extensions))
+    except MarchError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(
+            "check --schema could not build the tables of the applied migrations to compare "
+            f"them: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        ) from exc
 
 
 async def _sqlite_built(editor: SchemaEditor, tables: list[Table]) -> Schema:
@@ -51,7 +69,9 @@ async def _sqlite_built(editor: SchemaEditor, tables: list[Table]) -> Schema:
         conn.close()
 
 
-async def _postgres_built(connection: str, editor: SchemaEditor, tables: list[Table]) -> Schema:
+async def _postgres_built(
+    connection: str, editor: SchemaEditor, tables: list[Table], extensions: list[str]
+) -> Schema:
     schema = f"march_check_{uuid.uuid4().hex[:12]}"
     result: Schema = {}
     try:
@@ -63,7 +83,8 @@ async def _postgres_built(connection: str, editor: SchemaEditor, tables: list[Ta
                 f"SELECT set_config('search_path', {editor.placeholders(1)[0]}, true)",
                 [f"{editor.quote(schema)}, {path[0]['p']}"],
             )
-            for sql in _postgres_statements(editor, tables):
+            statements = [s for name in extensions for s in editor.create_extension(name)]
+            for sql in statements + _postgres_statements(editor, tables):
                 await conn.execute_query(sql)
 
             async def fetch(sql: str) -> list[Any]:

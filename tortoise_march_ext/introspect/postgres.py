@@ -54,14 +54,16 @@ SELECT con.conrelid AS table_oid,
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
              ORDER BY k.ord) AS ref_columns,
        CASE WHEN con.contype = 'c'
-            THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid, true) END AS check_expr
+            THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid, true) END AS check_expr,
+       CASE WHEN con.contype = 'x'
+            THEN pg_catalog.pg_get_constraintdef(con.oid, true) END AS definition
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
 LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-  AND con.contype IN ('p', 'u', 'f', 'c')
+  AND con.contype IN ('p', 'u', 'f', 'c', 'x')
 """
 
 _PG_INDEXES = """
@@ -177,6 +179,8 @@ async def introspect_postgres(fetch: Fetch, *, exclude: Iterable[str] = DEFAULT_
             )
         elif kind == "c":
             info["checks"].append((row["name"], _squash(row["check_expr"])))
+        elif kind == "x":
+            info["exclusions"].append((row["name"], _squash(row["definition"])))
 
     for row in await fetch(_PG_INDEXES):
         table = tables.get(row["table_oid"])
@@ -194,6 +198,6 @@ async def introspect_postgres(fetch: Fetch, *, exclude: Iterable[str] = DEFAULT_
                 info["uniques"].append((row["name"], entries, predicate))
 
     for info in schema.values():
-        for key in ("foreign_keys", "uniques", "indexes", "checks"):
+        for key in ("foreign_keys", "uniques", "indexes", "checks", "exclusions"):
             info[key] = _sorted(info[key])
     return schema

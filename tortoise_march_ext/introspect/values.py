@@ -17,6 +17,7 @@ The structure is ``{table_name: table}`` where ``table`` is::
                     (name, ("col", ...), predicate), ...], # partial unique indexes
         "indexes": [(name, ("col-or-expr", ...), unique, method, predicate | None), ...],
         "checks": [(name, expression), ...],
+        "exclusions": [(name, "EXCLUDE USING gist (...)"), ...],  # always [] on SQLite
         "comment": str | None,                             # always None on SQLite
     }
 
@@ -93,12 +94,21 @@ def _empty_table(comment: str | None = None) -> dict[str, Any]:
         "uniques": [],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": comment,
     }
 
 
 _COLUMN_KEYS = ("type", "nullable", "default", "pk", "comment")
-_TABLE_KEYS = ("primary_key", "foreign_keys", "uniques", "indexes", "checks", "comment")
+_TABLE_KEYS = (
+    "primary_key",
+    "foreign_keys",
+    "uniques",
+    "indexes",
+    "checks",
+    "exclusions",
+    "comment",
+)
 
 
 def _ordered_keys(first: dict, second: dict, preferred: Sequence[str]) -> Iterator[str]:
