@@ -163,3 +163,16 @@ def test_an_unknown_app_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2, show(result)
     assert result.stderr.startswith("error: unknown app 'nosuchapp'"), show(result)
     assert len(result.stderr.splitlines()) == 1, show(result)
+
+
+def test_a_table_and_a_column_missing_are_reported(tmp_path: Path, backend: Backend) -> None:
+    project = migrated(tmp_path, backend)
+    url = project.database_url
+    backend.execute(url, 'DROP TABLE "contact_tag"')
+    backend.execute(url, 'ALTER TABLE "contact" ADD COLUMN "phone" VARCHAR(20)')
+    result = project.run("check", "--schema")
+    assert result.returncode == 1, show(result)
+    assert result.stdout.splitlines() == [
+        "contacts.Contact: column phone is in the database only",
+        "contacts.Contact: table contact_tag is missing in the database",
+    ], show(result)
