@@ -176,3 +176,29 @@ def test_a_table_and_a_column_missing_are_reported(tmp_path: Path, backend: Back
         "contacts.Contact: column phone is in the database only",
         "contacts.Contact: table contact_tag is missing in the database",
     ], show(result)
+
+
+TAGGED = """
+from tortoise import fields
+from tortoise.models import Model
+
+import tortoise_march_ext as march
+
+
+class Label(Model):
+    id = fields.IntField(primary_key=True)
+    text = fields.CharField(max_length=50)
+
+    class Meta(march.Meta):
+        table = "label"
+        march_extensions = (march.PostgresExtension("pg_trgm"),)
+"""
+
+
+def test_extensions_declared_on_sqlite_are_not_missing(tmp_path: Path) -> None:
+    backend = Backend("sqlite", tmp_path)
+    project = Project(tmp_path, backend)
+    project.write_models({"app": TAGGED})
+    project.makemigrations()
+    project.migrate()
+    assert project.check_schema() == []
