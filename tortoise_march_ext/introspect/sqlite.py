@@ -14,6 +14,7 @@ from .sqltext import _index_sql_parts, _TableSql
 from .values import DEFAULT_EXCLUDE, Schema, _empty_table, _sorted
 
 Fetch = Callable[[str], Awaitable[Sequence[Any]]]
+SqlOf = dict[tuple[str, str], "str | None"]  # (type, name) -> the SQL in sqlite_master
 
 
 async def _sqlite_tables(fetch: Fetch) -> list[str]:
@@ -51,99 +52,119 @@ async def introspect_sqlite(fetch: Fetch, *, exclude: Iterable[str] = DEFAULT_EX
     ``sqlite_*`` tables and the tables named in ``exclude`` are left out.
     """
     excluded = set(exclude)
-    sql_of: dict[tuple[str, str], str | None] = {
+    sql_of: SqlOf = {
         (row[0], row[1]): row[2]
         for row in (await fetch("SELECT type, name, sql FROM main.sqlite_master"))
     }
     schema: Schema = {}
     for table in await _sqlite_tables(fetch):
-        if table.lower().startswith("sqlite_") or table in excluded:
-            continue
-        info = _empty_table()
-        table_sql = _TableSql(sql_of.get(("table", table)))
-        quoted = _quote(table)
-
-        primary: list[tuple[int, str]] = []
-        for name, type_, notnull, default, pk in await _sqlite_columns(fetch, quoted):
-            if name in table_sql.generated:
-                default = table_sql.generated[name]
-            elif name in table_sql.autoincrement:
-                default = "AUTOINCREMENT" if default is None else f"{default} AUTOINCREMENT"
-            info["columns"][name] = {
-                "type": (type_ or "").upper(),
-                "nullable": not notnull,
-                "default": default,
-                "pk": bool(pk),
-            }
-            if pk:
-                primary.append((pk, name))
-        info["primary_key"] = tuple(name for _, name in sorted(primary))
-
-        # id, seq, table, from, to, on_update, on_delete, match
-        foreign: dict[int, list[tuple[int, str, str, str | None, str]]] = {}
-        for fk_id, seq, ref_table, from_col, to_col, _upd, on_delete, _match in await fetch(
-            f"PRAGMA main.foreign_key_list({quoted})"
-        ):
-            foreign.setdefault(fk_id, []).append((seq, ref_table, from_col, to_col, on_delete))
-        for parts in foreign.values():
-            parts.sort()
-            ref_table = parts[0][1]
-            ref_columns: tuple[str | None, ...] = tuple(p[3] for p in parts)
-            if all(c is None for c in ref_columns):  # REFERENCES t without columns: its pk
-                ref_pk = sorted(
-                    (row[5], row[1])
-                    for row in await fetch(f"PRAGMA main.table_info({_quote(ref_table)})")
-                    if row[5]
-                )
-                ref_columns = tuple(name for _, name in ref_pk) or ref_columns
-            info["foreign_keys"].append(
-                (tuple(p[2] for p in parts), ref_table, ref_columns, parts[0][4].upper())
-            )
-
-        # seq, name, unique, origin, partial
-        for _seq, index_name, unique, origin, partial in await fetch(
-            f"PRAGMA main.index_list({quoted})"
-        ):
-            if origin == "pk":
-                continue
-            # seqno, cid, name, desc, coll, key
-            xinfo = await fetch(f"PRAGMA main.index_xinfo({_quote(index_name)})")
-            keys = [row for row in xinfo if row[5]]
-            if origin == "u":
-                columns = tuple(row[2] for row in keys)
-                info["uniques"].append((table_sql.unique_name(columns), columns))
-                continue
-            if index_name.startswith("sqlite_autoindex_"):
-                continue
-            sql_entries, predicate = _index_sql_parts(sql_of.get(("index", index_name)))
-            entries = []
-            for position, (_seqno, cid, name, desc, coll, _key) in enumerate(keys):
-                if cid == -2:
-                    entry = sql_entries[position] if position < len(sql_entries) else "<expr>"
-                elif cid == -1:
-                    entry = "rowid"
-                else:
-                    entry = name
-                if coll and coll.upper() != "BINARY":
-                    entry += f" COLLATE {coll}"
-                if desc:
-                    entry += " DESC"
-                entries.append(entry)
-            columns = tuple(entries)
-            if not partial:
-                predicate = None
-            info["indexes"].append((index_name, columns, bool(unique), "btree", predicate))
-            if unique:
-                if predicate is None:
-                    info["uniques"].append((index_name, columns))
-                else:
-                    info["uniques"].append((index_name, columns, predicate))
-
-        info["checks"] = list(table_sql.checks)
-        for key in ("foreign_keys", "uniques", "indexes", "checks"):
-            info[key] = _sorted(info[key])
-        schema[table] = info
+        if not (table.lower().startswith("sqlite_") or table in excluded):
+            schema[table] = await _read_table(fetch, table, sql_of)
     return schema
+
+
+async def _read_table(fetch: Fetch, table: str, sql_of: SqlOf) -> dict[str, Any]:
+    info = _empty_table()
+    table_sql = _TableSql(sql_of.get(("table", table)))
+    quoted = _quote(table)
+    await _read_columns(fetch, quoted, table_sql, info)
+    info["foreign_keys"] = await _read_foreign_keys(fetch, quoted)
+    await _read_indexes(fetch, quoted, table_sql, sql_of, info)
+    info["checks"] = list(table_sql.checks)
+    for key in ("foreign_keys", "uniques", "indexes", "checks"):
+        info[key] = _sorted(info[key])
+    return info
+
+
+async def _read_columns(
+    fetch: Fetch, quoted: str, table_sql: _TableSql, info: dict[str, Any]
+) -> None:
+    primary: list[tuple[int, str]] = []
+    for name, type_, notnull, default, pk in await _sqlite_columns(fetch, quoted):
+        if name in table_sql.generated:
+            default = table_sql.generated[name]
+        elif name in table_sql.autoincrement:
+            default = "AUTOINCREMENT" if default is None else f"{default} AUTOINCREMENT"
+        info["columns"][name] = {
+            "type": (type_ or "").upper(),
+            "nullable": not notnull,
+            "default": default,
+            "pk": bool(pk),
+        }
+        if pk:
+            primary.append((pk, name))
+    info["primary_key"] = tuple(name for _, name in sorted(primary))
+
+
+async def _read_foreign_keys(fetch: Fetch, quoted: str) -> list[Any]:
+    # id, seq, table, from, to, on_update, on_delete, match
+    foreign: dict[int, list[tuple[int, str, str, str | None, str]]] = {}
+    for fk_id, seq, ref_table, from_col, to_col, _upd, on_delete, _match in await fetch(
+        f"PRAGMA main.foreign_key_list({quoted})"
+    ):
+        foreign.setdefault(fk_id, []).append((seq, ref_table, from_col, to_col, on_delete))
+    out = []
+    for parts in foreign.values():
+        parts.sort()
+        ref_table = parts[0][1]
+        ref_columns: tuple[str | None, ...] = tuple(p[3] for p in parts)
+        if all(c is None for c in ref_columns):  # REFERENCES t without columns: its pk
+            ref_pk = sorted(
+                (row[5], row[1])
+                for row in await fetch(f"PRAGMA main.table_info({_quote(ref_table)})")
+                if row[5]
+            )
+            ref_columns = tuple(name for _, name in ref_pk) or ref_columns
+        out.append((tuple(p[2] for p in parts), ref_table, ref_columns, parts[0][4].upper()))
+    return out
+
+
+async def _read_indexes(
+    fetch: Fetch, quoted: str, table_sql: _TableSql, sql_of: SqlOf, info: dict[str, Any]
+) -> None:
+    # seq, name, unique, origin, partial
+    for _seq, index_name, unique, origin, partial in await fetch(
+        f"PRAGMA main.index_list({quoted})"
+    ):
+        if origin == "pk":
+            continue
+        # seqno, cid, name, desc, coll, key
+        xinfo = await fetch(f"PRAGMA main.index_xinfo({_quote(index_name)})")
+        keys = [row for row in xinfo if row[5]]
+        if origin == "u":
+            columns = tuple(row[2] for row in keys)
+            info["uniques"].append((table_sql.unique_name(columns), columns))
+            continue
+        if index_name.startswith("sqlite_autoindex_"):
+            continue
+        sql_entries, predicate = _index_sql_parts(sql_of.get(("index", index_name)))
+        columns = tuple(
+            _index_entry(row, position, sql_entries) for position, row in enumerate(keys)
+        )
+        if not partial:
+            predicate = None
+        info["indexes"].append((index_name, columns, bool(unique), "btree", predicate))
+        if unique:
+            if predicate is None:
+                info["uniques"].append((index_name, columns))
+            else:
+                info["uniques"].append((index_name, columns, predicate))
+
+
+def _index_entry(row: Sequence[Any], position: int, sql_entries: list[str]) -> str:
+    """Return one key of an index as its column name or expression, collation and order."""
+    _seqno, cid, name, desc, coll, _key = tuple(row)[:6]
+    if cid == -2:
+        entry = sql_entries[position] if position < len(sql_entries) else "<expr>"
+    elif cid == -1:
+        entry = "rowid"
+    else:
+        entry = str(name)
+    if coll and coll.upper() != "BINARY":
+        entry += f" COLLATE {coll}"
+    if desc:
+        entry += " DESC"
+    return entry
 
 
 def sqlite3_fetch(conn: sqlite3.Connection) -> Fetch:
