@@ -202,3 +202,27 @@ def test_extensions_declared_on_sqlite_are_not_missing(tmp_path: Path) -> None:
     project.makemigrations()
     project.migrate()
     assert project.check_schema() == []
+
+
+def test_unique_constraints_and_foreign_keys_are_compared(tmp_path: Path, pg_url: str) -> None:
+    project = make_project(tmp_path, pg_url)
+    project.ok("makemigrations")
+    project.ok("migrate")
+    backend = Backend("postgres", tmp_path)
+    (unique,) = [u[0] for u in backend.introspect(pg_url)["contact"]["uniques"]]
+    backend.execute(pg_url, f'ALTER TABLE contact DROP CONSTRAINT "{unique}"')
+    backend.execute(pg_url, "ALTER TABLE contact DROP CONSTRAINT contact_company_id_fkey")
+    backend.execute(
+        pg_url,
+        "ALTER TABLE contact ADD FOREIGN KEY (company_id) REFERENCES company (id) "
+        "ON DELETE SET NULL",
+    )
+    result = project.run("check", "--schema")
+    assert result.returncode == 1, show(result)
+    assert result.stdout.splitlines() == [
+        "contacts.Contact: foreign key (company_id) -> company (id) ON DELETE CASCADE is missing "
+        "in the database",
+        "contacts.Contact: foreign key (company_id) -> company (id) ON DELETE SET NULL is in the "
+        "database only",
+        f"contacts.Contact: unique {unique} (name, email) is missing in the database",
+    ], show(result)
