@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.cliproject import CliProject, make_project, show
 from tests.conftest import require_postgres
 from tests.harness import Backend, Project
+from tests.scenarios import ID, model, models
 
 
 def migrated(tmp_path: Path, backend: Backend) -> CliProject:
@@ -226,3 +227,39 @@ def test_unique_constraints_and_foreign_keys_are_compared(tmp_path: Path, pg_url
         "database only",
         f"contacts.Contact: unique {unique} (name, email) is missing in the database",
     ], show(result)
+
+
+def test_index_method_condition_and_include_are_compared(tmp_path: Path) -> None:
+    require_postgres()
+    backend = Backend("postgres", tmp_path)
+    try:
+        project = Project(tmp_path, backend)
+        doc = model(
+            "Doc",
+            f"{ID}\ntitle = fields.CharField(max_length=100)\nscore = fields.IntField(null=True)",
+            "indexes = ("
+            "march.Index(fields=('title',), include=('score',), name='doc_cover'), "
+            "march.Index(fields=('title',), index_type='hash', name='doc_hash'), "
+            "march.Index(fields=('score',), condition='score > 0', name='doc_positive'))",
+        )
+        project.write_models({"app": models(doc)})
+        project.makemigrations()
+        project.migrate()
+        assert project.check_schema() == []
+        for name, create in (
+            ("doc_cover", "CREATE INDEX doc_cover ON doc (title)"),
+            ("doc_hash", "CREATE INDEX doc_hash ON doc (title)"),
+            ("doc_positive", "CREATE INDEX doc_positive ON doc (score) WHERE score > 1"),
+        ):
+            backend.execute(project.url, f"DROP INDEX {name}")
+            backend.execute(project.url, create)
+        assert project.check_schema() == [
+            "app.Doc: index doc_cover is USING btree (title) in the database, "
+            "USING btree (title, INCLUDE score) in the migrations",
+            "app.Doc: index doc_hash is USING btree (title) in the database, "
+            "USING hash (title) in the migrations",
+            "app.Doc: index doc_positive is USING btree (score) WHERE score > 1 in the database, "
+            "USING btree (score) WHERE score > 0 in the migrations",
+        ]
+    finally:
+        backend.cleanup()
