@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import MarchConfig
 from ..engine.executor import replay
 from ..introspect import Schema, extensions, introspect
 from ..introspect.expected import built_schema
@@ -43,7 +44,7 @@ class SchemaCheckResult:
         return bool(self.differences)
 
 
-async def check_schema(config: Any, app: str | None = None) -> SchemaCheckResult:
+async def check_schema(config: MarchConfig, app: str | None = None) -> SchemaCheckResult:
     """Compare each app's live tables with what its applied migrations built."""
     async with open_project(config) as project:
         if app is not None:
