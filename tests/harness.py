@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,15 @@ from tortoise import Tortoise, connections
 from tortoise.exceptions import ConfigurationError
 
 from tests.conftest import drop_pg_database, new_pg_database
-from tests.introspect import diff_schemas, introspect_postgres, introspect_sqlite
 from tortoise_march_ext import commands
 from tortoise_march_ext.config import MarchConfig
+from tortoise_march_ext.introspect import (
+    Schema,
+    diff_schemas,
+    introspect_postgres,
+    introspect_sqlite,
+    sqlite3_fetch,
+)
 from tortoise_march_ext.project import drift_check_suppressed
 
 _counter = itertools.count()
@@ -44,11 +51,13 @@ class Backend:
         self.made.append(url)
         return url
 
-    def introspect(self, url: str) -> dict[str, Any]:
-        """Return the normalized schema of the database at ``url``."""
+    def introspect(self, url: str) -> Schema:
+        """Return the normalized schema of the database at ``url`` (the product's reader)."""
         if self.name == "postgres":
             return asyncio.run(_pg_introspect(url))
-        return introspect_sqlite(url.removeprefix("sqlite://"))
+        uri = Path(url.removeprefix("sqlite://")).resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            return asyncio.run(introspect_sqlite(sqlite3_fetch(conn)))
 
     def execute(self, url: str, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` and return its rows."""
@@ -64,10 +73,10 @@ class Backend:
                 drop_pg_database(url)
 
 
-async def _pg_introspect(url: str) -> dict[str, Any]:
+async def _pg_introspect(url: str) -> Schema:
     conn = await asyncpg.connect(url)
     try:
-        return await introspect_postgres(conn)
+        return await introspect_postgres(conn.fetch)
     finally:
         await conn.close()
 
@@ -131,6 +140,10 @@ class Project:
     ) -> commands.MigrateResult:
         """Run migrate in-process."""
         return asyncio.run(commands.migrate(self.config, app, target, **kwargs))
+
+    def check_schema(self) -> list[str]:
+        """Return what ``check --schema`` finds on the migrated database (in-process)."""
+        return asyncio.run(commands.check_schema(self.config)).differences
 
     def reference_schema(self) -> dict[str, Any]:
         """Return the schema generate_schemas builds for the current models on a new database."""

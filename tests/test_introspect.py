@@ -1,4 +1,4 @@
-"""Tests of the schema introspection helper in ``tests/introspect.py``, on real databases.
+"""Tests of the schema introspection (``tortoise_march_ext.introspect``), on real databases.
 
 PostgreSQL tests create a fresh database per test (dropped afterwards) through the fixtures of
 ``conftest.py`` (server ``MARCH_TEST_PG``, default ``postgres://postgres@127.0.0.1:5432``); they
@@ -160,6 +160,7 @@ PG_EXPECTED = {
         "uniques": [("uid_company_name", ("name",))],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": "Companies",
     },
     "contact": {
@@ -186,6 +187,7 @@ PG_EXPECTED = {
             ("uidx_contact_email_live", ("email",), True, "btree", "deleted_at IS NULL"),
         ],
         "checks": [("ck_contact_age", "age >= 0")],
+        "exclusions": [],
         "comment": None,
     },
     "tag": {
@@ -199,6 +201,7 @@ PG_EXPECTED = {
         "uniques": [],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": None,
     },
 }
@@ -389,6 +392,7 @@ SQLITE_EXPECTED = {
         "uniques": [("uid_company_name", ("name",))],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": None,
     },
     "contact": {
@@ -415,6 +419,7 @@ SQLITE_EXPECTED = {
             ("uidx_contact_email_live", ("email",), True, "btree", "deleted_at IS NULL"),
         ],
         "checks": [(None, "length(email) > 3"), ("ck_contact_age", "age >= 0")],
+        "exclusions": [],
         "comment": None,
     },
     "tag": {
@@ -427,6 +432,7 @@ SQLITE_EXPECTED = {
         "uniques": [],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": None,
     },
 }
@@ -564,6 +570,7 @@ def test_diff_schemas_plain_values() -> None:
         "uniques": [],
         "indexes": [],
         "checks": [],
+        "exclusions": [],
         "comment": None,
     }
     other = {**table, "comment": "Hello", "primary_key": ()}

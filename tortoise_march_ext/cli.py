@@ -15,7 +15,7 @@ import anyio
 
 from . import commands
 from .commands.migrate import Progress
-from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, GraphError, MarchError
+from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--database", action="store_true", help="also report migrations not applied yet"
     )
+    check.add_argument(
+        "--schema",
+        action="store_true",
+        help="compare the live tables with what the applied migrations built",
+    )
+    check.add_argument("app", nargs="?", metavar="APP", help="with --schema: only this app")
 
     squash = verbs.add_parser(
         "squashmigrations", parents=[common], help="replace a run of migrations with one"
@@ -261,9 +267,12 @@ async def _lint(args: argparse.Namespace) -> int:
 
 
 async def _check(args: argparse.Namespace) -> int:
-    report = await commands.check(
-        commands.load_config(config=args.config, location=args.location), database=args.database
-    )
+    config = commands.load_config(config=args.config, location=args.location)
+    if args.schema:
+        return await _check_schema(config, args.app)
+    if args.app is not None:
+        raise ConfigError(f"check takes an APP only with --schema: check --schema {args.app}")
+    report = await commands.check(config, database=args.database)
     if not report:
         _out(f"No drift: the models match the migration files ({', '.join(report.apps)}).")
         return EXIT_OK
@@ -275,6 +284,18 @@ async def _check(args: argparse.Namespace) -> int:
         _out("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
     if report.pending:
         _out("Run `python -m tortoise_march_ext migrate` to apply the pending migrations.")
+    return EXIT_FOUND
+
+
+async def _check_schema(config: commands.MarchConfig, app: str | None) -> int:
+    result = await commands.check_schema(config, app)
+    if not result:
+        _out(
+            f"The database matches the applied migrations ({', '.join(result.apps) or 'no apps'})."
+        )
+        return EXIT_OK
+    for line in result.differences:
+        _out(line)
     return EXIT_FOUND
 
 

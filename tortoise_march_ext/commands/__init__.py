@@ -11,6 +11,7 @@ from ..lint import Finding, LintReport
 from .lint import lint, lint_migration
 from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
+from .schema_check import SchemaCheckResult, check_schema
 from .squash import SquashResult, squashmigrations
 
 __all__ = [
@@ -21,9 +22,11 @@ __all__ = [
     "MigrateResult",
     "NewMigration",
     "Questioner",
+    "SchemaCheckResult",
     "ShowEntry",
     "SquashResult",
     "check",
+    "check_schema",
     "lint",
     "lint_migration",
     "load_config",
