@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from . import commands
-from .commands.migrate import Progress
+from .commands.migrate import FakeInitialRefused, Progress
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("app", nargs="?", metavar="APP", help="an app, or APP:TARGET")
     mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
     mig.add_argument("--fake", action="store_true", help="record without running SQL")
+    mig.add_argument(
+        "--fake-initial",
+        action="store_true",
+        help="record initial migrations whose tables exist and match without running them",
+    )
     mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     mig.add_argument("--plan", action="store_true", help="print the steps instead")
     mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
@@ -174,24 +179,31 @@ async def _migrate(args: argparse.Namespace) -> int:
     args.app, args.target = _split_app(args.app, args.target)
     config = commands.load_config(config=args.config, location=args.location)
     dry = args.sql or args.plan or args.check
-    result = await commands.migrate(
-        config,
-        args.app,
-        args.target,
-        fake=args.fake,
-        sql=args.sql,
-        plan=dry,
-        progress=args.progress,
-    )
+    try:
+        result = await commands.migrate(
+            config,
+            args.app,
+            args.target,
+            fake=args.fake,
+            fake_initial=args.fake_initial,
+            sql=args.sql,
+            plan=dry,
+            progress=args.progress,
+        )
+    except FakeInitialRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.lines:
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
     if not result.steps:
         _out("No migrations to apply.")
         return EXIT_OK
     if args.check:
         _out("Pending migrations:")
     elif not dry:
-        verb = "Faked" if args.fake else "Done"
         for step in result.steps:
-            _out(f"{step.describe()}... {verb}")
+            faked = args.fake or step.migration.key in result.faked
+            _out(f"{step.describe()}... {'Faked' if faked else 'Done'}")
         return EXIT_OK
     _print_steps(result, args.sql)
     return EXIT_FOUND if args.check else EXIT_OK

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import MarchConfig
 from ..engine.executor import Progress as Progress  # re-exported for the CLI
-from ..engine.executor import Step, backwards_plan, forwards_plan
+from ..engine.executor import Step, backwards_plan, forwards_plan, replay
 from ..engine.legacy import rewrite_legacy
 from ..engine.replacements import Legacy, check_applied, recorded_matches, replaced_by
-from ..exceptions import GraphError
+from ..exceptions import DatabaseError, GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
 from ..runtime.ensure import migration_lock
 
 Key = tuple[str, str]
+
+
+class FakeInitialRefused(DatabaseError):
+    """``migrate --fake-initial`` found existing tables that differ; ``lines`` says how."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__(
+            f"migrate --fake-initial: {len(lines)} difference(s) between the existing tables and "
+            "what the initial migration builds (listed below); nothing was recorded or changed. "
+            "Make the tables match (or drop them to let the migration build them), then run "
+            "migrate --fake-initial again"
+        )
 
 
 @dataclass
@@ -24,6 +37,7 @@ class MigrateResult:
 
     steps: list[Step]
     applied: bool
+    faked: set[Key] = field(default_factory=set)
 
 
 @dataclass
@@ -95,6 +109,7 @@ async def migrate(
     target: str | None = None,
     *,
     fake: bool = False,
+    fake_initial: bool = False,
     sql: bool = False,
     plan: bool = False,
     progress: Progress | None = None,
@@ -105,7 +120,8 @@ async def migrate(
     nothing to do stop there), then again from the recorder as it reads once the migration lock
     is held, which is the plan that runs. A process that waited for another one to migrate
     finds nothing left and returns no steps. ``progress`` follows the run (see
-    :meth:`Progress.kept` for what an interruption leaves).
+    :meth:`Progress.kept` for what an interruption leaves). ``fake_initial`` records without
+    running each initial migration whose tables exist and match (see :func:`initial_to_fake`).
     """
     async with open_project(config) as project:
         steps, legacy = _plan(project, app, target, await project.applied())
@@ -116,8 +132,47 @@ async def migrate(
             return MigrateResult(steps, applied=False)
         async with migration_lock(project, project.apps, config.lock_timeout) as rows:
             steps, _ = _plan(project, app, target, rows)
-            await project.executor().run(steps, fake=fake, progress=progress)
-        return MigrateResult(steps, applied=bool(steps))
+            faked = await initial_to_fake(project, steps) if fake_initial and not fake else set()
+            for group, fake_group in _groups(steps, faked, fake):
+                await project.executor().run(group, fake=fake_group, progress=progress)
+        return MigrateResult(steps, applied=bool(steps), faked=faked if not fake else set())
+
+
+def _groups(steps: list[Step], faked: set[Key], fake: bool) -> list[tuple[list[Step], bool]]:
+    """Return the steps in runs of consecutive ones that are all faked or all run."""
+    groups: list[tuple[list[Step], bool]] = []
+    for step in steps:
+        this = fake or step.migration.key in faked
+        if groups and groups[-1][1] == this:
+            groups[-1][0].append(step)
+        else:
+            groups.append(([step], this))
+    return groups
+
+
+async def initial_to_fake(project: Project, steps: list[Step]) -> set[Key]:
+    """Return the initial migrations (no dependency in their own app) of the plan whose tables
+    exist and match what they build; raise DatabaseError listing the differences when some of
+    their tables exist but differ. An initial migration none of whose tables exist runs."""
+    from .schema_check import table_differences  # schema_check imports this module
+
+    faked: set[Key] = set()
+    lines: list[str] = []
+    for step in steps:
+        node = step.migration
+        if step.backwards or not step.creates or any(a == node.app for a, _ in node.dependencies):
+            continue
+        sql, values = project.editor(node.app).existing_tables(sorted(step.creates))
+        _, rows = await project.client(node.app).execute_query(sql, values)
+        if not rows:
+            continue
+        state = replay(project.graph, project.graph.topological([node.key]))
+        found = await table_differences(project, node.app, state, step.creates)
+        lines += [f"{node}: {line}" for line in found]
+        faked.add(node.key)
+    if lines:
+        raise FakeInitialRefused(lines)
+    return faked
 
 
 def _plan(

@@ -29,7 +29,7 @@ from ..schema.state import ProjectState
 from ..schema.tables import Table, model_tables
 from .migrate import check_history
 
-__all__ = ["SchemaCheckResult", "check_schema", "schema_differences"]
+__all__ = ["SchemaCheckResult", "check_schema", "schema_differences", "table_differences"]
 
 
 @dataclass
@@ -63,6 +63,21 @@ async def check_schema(config: MarchConfig, app: str | None = None) -> SchemaChe
         return result
 
 
+async def table_differences(
+    project: Project, app: str, state: ProjectState, tables: list[str]
+) -> list[str]:
+    """Return one line per way the live ``tables`` of ``app`` differ from what ``state`` builds
+    (``migrate --fake-initial`` asks this of the tables an initial migration creates)."""
+    connection = project.connection_name(app)
+    labels = _by_connection(project, state, [app])[connection]
+    wanted = {
+        label: [t for t in owned if t.name in tables]
+        for label, owned in labels.items()
+        if label.split(".", 1)[0] == app
+    }
+    return await _check_connection(project, connection, labels, state, {app}, wanted)
+
+
 def _by_connection(
     project: Project, state: ProjectState, apps: list[str]
 ) -> dict[str, dict[str, list[Table]]]:
@@ -82,7 +97,11 @@ async def _check_connection(
     labels: dict[str, list[Table]],
     state: ProjectState,
     checked: set[str],
+    compared: dict[str, list[Table]] | None = None,
 ) -> list[str]:
+    """Return the difference lines of the ``checked`` apps on one connection; every table of
+    ``labels`` is built (foreign keys find their targets), those of ``compared`` (default: all
+    of ``labels``) are compared."""
     app = next(iter(labels)).split(".", 1)[0]
     client, editor = project.client(app), project.editor(app)
     everything = [t for tables in labels.values() for t in tables]
@@ -97,7 +116,7 @@ async def _check_connection(
         for owner, name in declared
         if owner in checked and name in missing
     ]
-    for label, tables in labels.items():
+    for label, tables in (labels if compared is None else compared).items():
         if label.split(".", 1)[0] not in checked:
             continue
         for table in tables:

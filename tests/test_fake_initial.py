@@ -1,0 +1,84 @@
+"""``migrate --fake-initial`` through the real CLI, on PostgreSQL and SQLite.
+
+An initial migration whose tables exist is recorded without running only when the live tables
+match what it builds; a database that differs is refused with one line per difference.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.cliproject import CliProject, make_project, show
+from tests.harness import Backend
+
+GENERATE = textwrap.dedent(
+    """
+    from tortoise import Tortoise, run_async
+    from settings import TORTOISE_ORM
+
+    async def main():
+        await Tortoise.init(config=TORTOISE_ORM)
+        await Tortoise.generate_schemas()
+
+    run_async(main())
+    """
+)
+NEW_FIELD = "phone = fields.CharField(max_length=30, null=True)"
+
+
+def generated(tmp_path: Path, backend: Backend) -> CliProject:
+    """Return the example project whose database generate_schemas() built from the models of
+    0001_initial, with a second migration (a new column) written after."""
+    project = make_project(tmp_path, backend.new_url())
+    project.ok("makemigrations")
+    made = subprocess.run(
+        [sys.executable, "-c", GENERATE],
+        cwd=project.root,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    project.add_contact_field(NEW_FIELD)
+    project.ok("makemigrations")
+    assert len(project.migration_names()) == 2
+    return project
+
+
+def test_generated_database_is_adopted_then_migrated(tmp_path: Path, backend: Backend) -> None:
+    project = generated(tmp_path, backend)
+    result = project.run("migrate", "--fake-initial")
+    assert result.returncode == 0, show(result)
+    first, second = project.migration_names()
+    assert project.recorded() == [first[:-3], second[:-3]]
+    assert "Faked" in result.stdout and "Done" in result.stdout, show(result)
+    assert "phone" in backend.introspect(project.database_url)["contact"]["columns"]
+    assert project.run("check", "--schema").returncode == 0
+
+
+def test_a_table_that_differs_is_refused(tmp_path: Path, backend: Backend) -> None:
+    project = generated(tmp_path, backend)
+    backend.execute(project.database_url, "ALTER TABLE tag DROP COLUMN label")
+    before = project.snapshot()
+    result = project.run("migrate", "--fake-initial")
+    assert result.returncode == 2, show(result)
+    lines = [line for line in result.stderr.splitlines() if "column label" in line]
+    assert len(lines) == 1, show(result)
+    assert "contacts.Tag" in lines[0] and "missing in the database" in lines[0], show(result)
+    assert project.recorded() == []
+    assert project.snapshot() == before
+
+
+def test_an_empty_database_runs_the_initial_migration(tmp_path: Path, backend: Backend) -> None:
+    project = make_project(tmp_path, backend.new_url())
+    project.ok("makemigrations")
+    result = project.run("migrate", "--fake-initial")
+    assert result.returncode == 0, show(result)
+    assert "Done" in result.stdout and "Faked" not in result.stdout, show(result)
+    assert {"company", "contact", "tag"} <= project.tables()
+    assert len(project.recorded()) == 1
