@@ -82,3 +82,16 @@ def test_an_empty_database_runs_the_initial_migration(tmp_path: Path, backend: B
     assert "Done" in result.stdout and "Faked" not in result.stdout, show(result)
     assert {"company", "contact", "tag"} <= project.tables()
     assert len(project.recorded()) == 1
+
+
+def test_plain_migrate_on_a_generated_database_names_fake_initial(
+    tmp_path: Path, backend: Backend
+) -> None:
+    project = generated(tmp_path, backend)
+    before = project.snapshot()
+    result = project.run("migrate")
+    assert result.returncode == 2, show(result)
+    (line,) = result.stderr.strip().splitlines()
+    for word in ("generate_schemas", "built another way", "migrate --fake-initial"):
+        assert word in line, show(result)
+    assert project.snapshot() == before

@@ -96,6 +96,11 @@ class Progress:
         )
 
 
+FAKE_INITIAL_FIX = (
+    "`python -m tortoise_march_ext migrate --fake-initial` (it compares the tables first)"
+)
+
+
 def generated_tables(
     connection: str, existing: list[str], creators: dict[str, Step]
 ) -> DatabaseError:
@@ -106,9 +111,9 @@ def generated_tables(
         f"that migration {first} creates, and no migration is recorded on it (tables made by "
         "Tortoise.generate_schemas()?): drop generate_schemas=True (RegisterTortoise, "
         "register_tortoise) or the Tortoise.generate_schemas() call and let the migrations "
-        "build the schema; for an existing database whose tables match the migrations, record "
-        "the initial migration without running it: `python -m tortoise_march_ext migrate "
-        f"{first.app} {first.name} --fake`; nothing was changed"
+        "build the schema; for an existing database built another way, whose tables match the "
+        "migrations, record the initial migrations without running them: "
+        f"{FAKE_INITIAL_FIX}; nothing was changed"
     )
 
 
