@@ -95,3 +95,45 @@ def test_plain_migrate_on_a_generated_database_names_fake_initial(
     for word in ("generate_schemas", "built another way", "migrate --fake-initial"):
         assert word in line, show(result)
     assert project.snapshot() == before
+
+
+NOTES_MODELS = textwrap.dedent(
+    """
+    from tortoise import fields
+    from tortoise.models import Model
+
+    import tortoise_march_ext as march
+
+
+    class Note(Model):
+        id = fields.IntField(primary_key=True)
+        text = fields.CharField(max_length=100)
+
+        class Meta(march.Meta):
+            table = "note"
+    """
+)
+
+
+def test_an_initial_migration_failing_on_an_existing_table_names_fake_initial(
+    tmp_path: Path, backend: Backend
+) -> None:
+    # A second app on a connection that already recorded the first one's migrations: its table
+    # made by hand is only found when its initial migration fails on it.
+    project = make_project(tmp_path, backend.new_url())
+    (project.root / "notes").mkdir()
+    (project.root / "notes" / "__init__.py").write_text("", encoding="utf-8")
+    (project.root / "notes" / "models.py").write_text(NOTES_MODELS, encoding="utf-8")
+    project.replace_in(
+        project.root / "settings.py",
+        '"apps": {',
+        '"apps": {"notes": {"models": ["notes.models"], "default_connection": "default"}, ',
+    )
+    project.ok("makemigrations")
+    project.ok("migrate", "contacts")
+    backend.execute(project.database_url, "CREATE TABLE note (id INTEGER PRIMARY KEY)")
+    result = project.run("migrate")
+    assert result.returncode != 0, show(result)
+    (line,) = result.stderr.strip().splitlines()
+    for word in ("already exists", "built another way", "migrate --fake-initial"):
+        assert word in line, show(result)

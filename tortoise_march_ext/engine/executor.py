@@ -117,6 +117,13 @@ def generated_tables(
     )
 
 
+def _initial_already_exists(step: Step, exc: Exception) -> bool:
+    """Return whether an app's first migration failed on something that already exists."""
+    node = step.migration
+    initial = not any(app == node.app for app, _ in node.dependencies)
+    return initial and not step.backwards and "already exists" in str(exc)
+
+
 def one_line(text: str, limit: int = 500) -> str:
     """Return ``text`` on one line, shortened to ``limit`` characters."""
     flat = " ".join(text.split())
@@ -416,10 +423,16 @@ class Executor:
                 if step.atomic
                 else "the statements before it were kept (the migration is not atomic)"
             )
+            fix = "fix it and run migrate again"
+            if _initial_already_exists(step, exc):
+                fix = (
+                    "the database was built another way (generate_schemas(), another tool, by "
+                    f"hand); if its tables match the migrations, run {FAKE_INITIAL_FIX}"
+                )
             raise MigrationFailed(
                 f"{step.describe().lower()} failed at '{operation.describe()}': "
                 f"{type(exc).__name__}: {one_line(str(exc))} "
-                f"(statement: {one_line(str(sql), 300)}); {kept}: fix it and run migrate again",
+                f"(statement: {one_line(str(sql), 300)}); {kept}: {fix}",
                 migration=str(step.migration),
                 statement=sql,
             ) from exc
