@@ -137,3 +137,25 @@ def test_an_initial_migration_failing_on_an_existing_table_names_fake_initial(
     (line,) = result.stderr.strip().splitlines()
     for word in ("already exists", "built another way", "migrate --fake-initial"):
         assert word in line, show(result)
+
+
+def test_fake_warns_for_a_faked_migration_whose_tables_differ(
+    tmp_path: Path, backend: Backend
+) -> None:
+    project = generated(tmp_path, backend)
+    first = project.migration_names()[0][:-3]
+    backend.execute(project.database_url, "ALTER TABLE tag DROP COLUMN label")
+    result = project.run("migrate", "contacts", first, "--fake")
+    assert result.returncode == 0, show(result)
+    assert project.recorded() == [first]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, show(result)
+    assert first in warnings[0] and "column label is missing" in warnings[0], show(result)
+
+
+def test_fake_on_a_matching_database_does_not_warn(tmp_path: Path, backend: Backend) -> None:
+    project = generated(tmp_path, backend)
+    first = project.migration_names()[0][:-3]
+    result = project.run("migrate", "contacts", first, "--fake")
+    assert result.returncode == 0, show(result)
+    assert "warning" not in result.stderr, show(result)

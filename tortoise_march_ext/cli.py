@@ -204,6 +204,8 @@ async def _migrate(args: argparse.Namespace) -> int:
         for step in result.steps:
             faked = args.fake or step.migration.key in result.faked
             _out(f"{step.describe()}... {'Faked' if faked else 'Done'}")
+        for line in result.warnings:
+            print(f"warning: {line}", file=sys.stderr)
         return EXIT_OK
     _print_steps(result, args.sql)
     return EXIT_FOUND if args.check else EXIT_OK

@@ -38,6 +38,7 @@ class MigrateResult:
     steps: list[Step]
     applied: bool
     faked: set[Key] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +136,29 @@ async def migrate(
             faked = await initial_to_fake(project, steps) if fake_initial and not fake else set()
             for group, fake_group in _groups(steps, faked, fake):
                 await project.executor().run(group, fake=fake_group, progress=progress)
-        return MigrateResult(steps, applied=bool(steps), faked=faked if not fake else set())
+        warnings = await fake_warnings(project, steps) if fake else []
+        return MigrateResult(steps, bool(steps), faked if not fake else set(), warnings)
+
+
+async def fake_warnings(project: Project, steps: list[Step]) -> list[str]:
+    """Return one line per faked migration whose tables (those it creates) differ from what
+    the migrations now recorded build; migrations that create no table are not compared."""
+    from .schema_check import table_differences  # schema_check imports this module
+
+    applied = project.use_applied(await project.applied())
+    state = replay(project.graph, applied & set(project.graph.nodes))
+    lines = []
+    for step in steps:
+        node = step.migration
+        if step.backwards or not step.creates:
+            continue
+        found = await table_differences(project, node.app, state, step.creates)
+        if found:
+            lines.append(
+                f"{node} was recorded but the database differs from what it builds: "
+                + "; ".join(found)
+            )
+    return lines
 
 
 def _groups(steps: list[Step], faked: set[Key], fake: bool) -> list[tuple[list[Step], bool]]:
