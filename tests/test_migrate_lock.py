@@ -59,7 +59,14 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
 def problems_of_round(runs: list[Run], project: NotesProject, verb: str = "Done") -> list[str]:
     """Return how one round broke "every process exits 0 and each migration runs once"."""
     problems = [f"a process failed:\n{run}" for run in runs if run.returncode != 0]
-    problems += [f"a process wrote to stderr:\n{run}" for run in runs if run.stderr.strip()]
+    # Faking on an empty database warns (once, in the process that faked) that its table is missing.
+    faked = "warning: notes.0001_initial was recorded but" if verb == "Faked" else None
+    problems += [
+        f"a process wrote to stderr:\n{run}"
+        for run in runs
+        if run.stderr.strip()
+        and not (faked and run.stderr.startswith(faked) and run.stderr.count("\n") == 1)
+    ]
     appliers = [run for run in runs if f"Apply notes.0001_initial... {verb}" in run.stdout]
     if len(appliers) != 1:
         problems.append(f"{len(appliers)} processes applied 0001_initial")
