@@ -203,6 +203,19 @@ async def _pg_read_async(url: str) -> tuple[dict[str, list[str]], list[tuple[str
         await conn.close()
 
 
+def run_python(root: Path, env: dict[str, str], source: str) -> subprocess.CompletedProcess[str]:
+    """Run the Python script ``source`` in the project folder ``root`` with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-c", source],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def make_project(tmp_path: Path, database_url: str | None = None) -> CliProject:
     """Copy examples/contacts_app into ``tmp_path`` (without generated files) and return it."""
     root = tmp_path / "project"

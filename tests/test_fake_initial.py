@@ -6,12 +6,10 @@ match what it builds; a database that differs is refused with one line per diffe
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-from tests.cliproject import CliProject, make_project, show
+from tests.cliproject import CliProject, make_project, run_python, show
 from tests.harness import Backend
 
 GENERATE = textwrap.dedent(
@@ -34,15 +32,7 @@ def generated(tmp_path: Path, backend: Backend) -> CliProject:
     0001_initial, with a second migration (a new column) written after."""
     project = make_project(tmp_path, backend.new_url())
     project.ok("makemigrations")
-    made = subprocess.run(
-        [sys.executable, "-c", GENERATE],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    made = run_python(project.root, project.env(), GENERATE)
     assert made.returncode == 0, made.stderr
     project.add_contact_field(NEW_FIELD)
     project.ok("makemigrations")

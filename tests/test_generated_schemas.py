@@ -7,14 +7,13 @@ the fix, and change nothing. PostgreSQL and SQLite files, in real processes.
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cliproject import error_problems
+from tests.cliproject import error_problems, run_python
 from tests.lockproject import INITIAL, RECORDER, SEED, NotesProject, notes_project
 
 GENERATE = textwrap.dedent(
@@ -63,15 +62,7 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotesPro
 
 def python(project: NotesProject, source: str) -> subprocess.CompletedProcess[str]:
     """Run a Python script in the project folder."""
-    return subprocess.run(
-        [sys.executable, "-c", source],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(project.root, project.env(), source)
 
 
 def test_migrate_after_generate_schemas_names_the_tables_and_the_fix(

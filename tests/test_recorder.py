@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cliproject import error_problems
+from tests.cliproject import error_problems, run_python
 from tests.lockproject import INITIAL, RECORDER, NotesProject, Run, notes_project, pg_fetch
 
 USAGE, FAILED = 2, 3
@@ -205,14 +203,6 @@ def test_a_new_sqlite_database_locked_by_another_process_is_waited_for(
 ) -> None:
     # Several processes starting on a new SQLite file at once: the one whose connect finds the
     # file locked waits instead of failing, and its connection still gets every pragma.
-    done = subprocess.run(
-        [sys.executable, "-c", BUSY_START],
-        cwd=sqlite_project.root,
-        env=sqlite_project.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(sqlite_project.root, sqlite_project.env(), BUSY_START)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"applied": ["notes.0001_initial"], "foreign_keys": 1}
