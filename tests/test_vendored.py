@@ -153,6 +153,17 @@ def test_makemigrations_merge_refuses_a_vendored_conflict(project: CliProject) -
     assert not (project.root / "migrations" / "billing").exists()
 
 
+def test_squashmigrations_refuses_a_vendored_app(project: CliProject) -> None:
+    folder = project.root / "vendor" / "billing" / "migrations"
+    (folder / "0002_a.py").write_text(EMPTY_MIGRATION, encoding="utf-8")
+    before = vendored_files(project)
+    result = project.run("squashmigrations", "billing", "0002_a")
+    problems = error_problems(result, 2, "billing", "vendored", "vendor/billing/migrations")
+    assert not problems, problems + [show(result)]
+    assert vendored_files(project) == before
+    assert not (project.root / "migrations" / "billing").exists()
+
+
 def test_makemigrations_empty_for_a_vendored_app_writes_nothing(project: CliProject) -> None:
     before = vendored_files(project)
     result = project.ok("makemigrations", "billing", "--empty")

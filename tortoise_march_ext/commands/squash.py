@@ -140,6 +140,11 @@ async def squashmigrations(
     """Write ``<start>_squashed_<end>`` replacing ``start``..``end`` of ``app``."""
     async with open_project(config) as project:
         project.check_app(app)
+        if project.is_vendored(app):
+            raise GraphError(
+                f"app {app!r}: its migrations are vendored ({project.config.vendored_dirs[app]}) "
+                "and come from the library: nothing squashed; squash your own apps only"
+            )
         if name is not None and not re.fullmatch(r"[A-Za-z0-9_]+", name):
             raise GraphError(f"--squashed-name {name!r}: use letters, digits and _ only")
         span = _run(project, app, start, end)
