@@ -8,10 +8,14 @@ the two histories form one graph.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -326,3 +330,39 @@ def test_ensure_migrated_applies_vendored_migrations_without_drift(project: CliP
     assert "billing" in result.stdout, result.stdout
     assert "billing_invoice" in project.tables()
     assert ("billing", "0001_initial") in recorded(project)
+
+
+def test_ensure_migrated_rewrites_an_old_scheme_row_of_a_vendored_migration(
+    project: CliProject,
+) -> None:
+    """A vendored migration's row written with the old checksum scheme is recognised from the
+    vendored file (not looked for under ``location``) and rewritten at start-up."""
+
+    def start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "run_script.py"],
+            cwd=project.root,
+            env=project.env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+
+    assert start().returncode == 0
+    source = (project.root / "vendor" / "billing" / "migrations" / "0001_initial.py").read_text(
+        encoding="utf-8"
+    )
+    old = hashlib.sha256(ast.dump(ast.parse(source)).encode("utf-8")).hexdigest()
+    new = {(a, n): c for a, n, c in project.snapshot().recorded}[("billing", "0001_initial")]
+    assert old != new
+    with closing(sqlite3.connect(project.sqlite_path)) as conn, conn:
+        conn.execute(
+            "UPDATE tortoise_march_migrations SET checksum = ? WHERE app = ? AND name = ?",
+            (old, "billing", "0001_initial"),
+        )
+    result = start()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "old checksum scheme" in result.stdout + result.stderr, result.stdout + result.stderr
+    rows = {(a, n): c for a, n, c in project.snapshot().recorded}
+    assert rows[("billing", "0001_initial")] == new

@@ -80,13 +80,17 @@ class LoadedMigration:
         return f"{self.app}:{self.name}" if self.vendored else f"{self.app}.{self.name}"
 
 
-def source_reader(location: Path) -> Callable[[Key], str | None]:
-    """Return a function that reads the source of migration ``(app, name)`` under ``location``
-    (None when the file is missing or unreadable)."""
+def source_reader(
+    location: Path, vendored: Mapping[str, Path] | None = None
+) -> Callable[[Key], str | None]:
+    """Return a function that reads the source of migration ``(app, name)`` under ``location``,
+    or in its own folder for a ``vendored`` app (None when the file is missing or unreadable)."""
+    folders = dict(vendored or {})
 
     def read(key: Key) -> str | None:
+        folder = folders.get(key[0], location / key[0])
         try:
-            return (location / key[0] / f"{key[1]}.py").read_text(encoding="utf-8")
+            return (folder / f"{key[1]}.py").read_text(encoding="utf-8")
         except (OSError, UnicodeError):
             return None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..backends.locks import holding
@@ -55,11 +54,9 @@ def _targets(graph: MigrationGraph, apps: list[str], target: str | None) -> list
     return [] if key is None else [key]
 
 
-def _check_history(
-    history: History, applied: dict[Key, Any], location: Path | None = None
-) -> Legacy:
+def _check_history(history: History, applied: dict[Key, Any], config: MarchConfig) -> Legacy:
     recorded = {key: row.checksum for key, row in applied.items()}
-    source = source_reader(location) if location is not None else lambda key: None
+    source = source_reader(config.migrations_dir, config.vendored_dirs)
     return check_applied(recorded, history.checksums, history.replaces, source=source)
 
 
@@ -140,8 +137,7 @@ async def ensure_migrated(
             project.check_app(app)
         selected = sorted(apps or {k[0] for k in history.nodes})
         applied = await project.applied(selected)
-        location = config.migrations_dir
-        legacy = _check_history(history, applied, location)
+        legacy = _check_history(history, applied, config)
         if not check_only:
             await rewrite_legacy(project.recorder, legacy)
         pending = _pending(selected, history, applied, target)
@@ -158,7 +154,7 @@ async def ensure_migrated(
         project.load_files()
         async with migration_lock(project, selected, timeout) as applied:
             fresh = load_history(config.migrations_dir, vendored=config.vendored_dirs)
-            await rewrite_legacy(project.recorder, _check_history(fresh, applied, location))
+            await rewrite_legacy(project.recorder, _check_history(fresh, applied, config))
             done = project.use_applied(applied)
             keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
             steps = await _apply(project, keys, done)
