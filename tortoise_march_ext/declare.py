@@ -139,7 +139,7 @@ class Index(TortoiseIndex):
         condition: str | None = None,
         include: Sequence[str] = (),
     ) -> None:
-        super().__init__(*expressions, fields=fields, name=name)
+        super().__init__(*expressions, fields=None if fields is None else tuple(fields), name=name)
         if index_type and index_type.upper() not in INDEX_TYPES:
             raise StateError(
                 f"march.Index: index_type {index_type!r} is not one of "

@@ -144,7 +144,7 @@ class _Unit:
 
 def _fields_of(operation: Operation) -> list[FieldState]:
     if isinstance(operation, CreateModel):
-        return [state for _, state in operation.fields]  # type: ignore[misc]
+        return [state for _, state in operation.fields]
     if isinstance(operation, (AddField, AlterField)):
         return [operation.field]
     return []

@@ -19,6 +19,8 @@ from .layout import break_to, code, layout
 from .serializer import INDENT, Imports, serialize
 from .writer import BLANK, docstring_line, import_key, import_lines
 
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
+
 # -- copying functions (squash) ------------------------------------------------------------------
 
 
@@ -111,11 +113,11 @@ class FunctionSource:
     renamed: dict[str, str] = field(default_factory=dict)
 
 
-def copy_functions(sources: Sequence[FunctionSource], imports: Imports) -> list[cst.BaseStatement]:
+def copy_functions(sources: Sequence[FunctionSource], imports: Imports) -> list[Statement]:
     """Return the named functions and what they use at module level (helpers, constants), in
     source order, adding the imports they need to ``imports``; fill in each source's
     ``renamed`` (old name -> name in the new module)."""
-    definitions: list[cst.BaseStatement] = []
+    definitions: list[Statement] = []
     taken: dict[str, str] = {}  # name in the new module -> code of what it binds
     for src in sources:
         try:
@@ -148,6 +150,8 @@ def copy_functions(sources: Sequence[FunctionSource], imports: Imports) -> list[
         renamer = _Rename(src.renamed)
         for statement in wanted:
             renamed = statement.visit(renamer)
+            if not isinstance(renamed, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                raise TypeError(f"renaming changed a statement into {type(renamed).__name__}")
             text = code(renamed)
             names = [src.renamed[n] for n in _bound(statement)]
             if all(taken.get(n) == text for n in names):
@@ -260,6 +264,7 @@ def _closing_to_comma(
 ) -> tuple[cst.List | cst.Tuple, list[cst.BaseElement | cst.BaseExpression]]:
     """Move the line break (and comments) before the closing bracket onto the comma of the
     element it followed, so elements can be added after it."""
+    closing: cst.RightParen | cst.RightSquareBracket
     if isinstance(node, cst.Tuple):
         closing = node.rpar[0]
     else:
@@ -337,7 +342,7 @@ def update_module(path: Path, source: str, old: Sequence[Operation], update: Upd
     return edited.with_changes(body=body).code
 
 
-def _insert_imports(body: list[cst.BaseStatement], imports: Imports) -> None:
+def _insert_imports(body: list[Statement], imports: Imports) -> None:
     """Insert the import lines ``imports`` needs and ``body`` lacks, each where isort puts it."""
     present = {code(s).strip() for s in body if isinstance(s, cst.SimpleStatementLine)}
     positions = [i for i, s in enumerate(body) if _imports(s)]

@@ -99,7 +99,7 @@ def render_migration(
     operations: Sequence[Operation],
     *,
     initial: bool = False,
-    functions: Sequence[cst.BaseStatement] = (),
+    functions: Sequence[cst.SimpleStatementLine | cst.BaseCompoundStatement] = (),
     replaces: Sequence[tuple[str, str]] = (),
     atomic: bool = True,
     imports: Imports | None = None,

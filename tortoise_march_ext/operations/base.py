@@ -73,10 +73,9 @@ class Operation:
 
     def ignored_rules(self) -> dict[str, str]:
         """Return rule id -> reason for the linter findings this operation silences."""
-        pairs = self.march_ignore
-        if pairs and isinstance(pairs[0], str):
-            pairs = (pairs,)  # type: ignore[assignment]
-        return {str(rule): str(why) for rule, why in pairs}  # type: ignore[misc]
+        given: Any = self.march_ignore
+        pairs = (given,) if given and isinstance(given[0], str) else given
+        return {str(rule): str(why) for rule, why in pairs}
 
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Apply this operation to ``state`` in place."""
@@ -117,7 +116,9 @@ class Operation:
         return commutes(self, other, app)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.deconstruct() == other.deconstruct()  # type: ignore[union-attr]
+        if not isinstance(other, Operation) or type(self) is not type(other):
+            return False
+        return self.deconstruct() == other.deconstruct()
 
     def __repr__(self) -> str:
         name, kwargs = self.deconstruct()

@@ -25,7 +25,7 @@ class CreateModel(ModelOperation):
     ) -> None:
         self.name = name
         self.table = table
-        self.fields = [tuple(f) for f in fields]
+        self.fields: list[tuple[str, FieldState]] = [(name, state) for name, state in fields]
         self.indexes = list(indexes)
         self.unique_together = [tuple(group) for group in unique_together]
         self.constraints = list(constraints)
@@ -63,7 +63,7 @@ class CreateModel(ModelOperation):
             app=app,
             name=self.name,
             table=self.table,
-            fields=tuple((name, field) for name, field in self.fields),  # type: ignore[misc]
+            fields=tuple(self.fields),
             indexes=tuple(self.indexes),
             unique_together=tuple(self.unique_together),
             constraints=tuple(self.constraints),
@@ -73,7 +73,8 @@ class CreateModel(ModelOperation):
     def state_forwards(self, app: str, state: ProjectState) -> None:
         """Add the model, once its indexes and constraints name only its own fields."""
         model = self.model_state(app)
-        for item in (*model.indexes, *model.constraints):
+        items: tuple[IndexState | ConstraintState, ...] = (*model.indexes, *model.constraints)
+        for item in items:
             model.check_names(item)
         state.add_model(model)
 

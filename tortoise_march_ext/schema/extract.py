@@ -44,7 +44,7 @@ from .tables import derived_name
 
 DATA_KIND_NAMES = frozenset(frozen.DATA_KINDS)
 # Checked before the class names: the MySQL UUIDField is called UUIDField too.
-CONTRIB_KINDS: tuple[tuple[type[Field], str], ...] = (
+CONTRIB_KINDS: tuple[tuple[type[Field[Any]], str], ...] = (
     (pg_fields.ArrayField, "ArrayField"),
     (pg_fields.TSVectorField, "TSVectorField"),
     (mysql_fields.GeometryField, "GeometryField"),
@@ -88,7 +88,8 @@ def extract_model(app_label: str, model: type[Model]) -> ModelState:
         indexes=tuple(_index(model, state, index) for index in meta.indexes),
         constraints=tuple(_constraint(model, state, c) for c in (*meta.constraints, *declared)),
     )
-    for item in (*state.indexes, *state.constraints):
+    items: tuple[IndexState | ConstraintState, ...] = (*state.indexes, *state.constraints)
+    for item in items:
         state.check_names(item)
     names = [c.name for c in state.constraints]
     if len(set(names)) != len(names):
@@ -128,7 +129,7 @@ def _fields(model: type[Model]) -> Iterable[tuple[str, FieldState]]:
             yield name, _m2m_state(field)
 
 
-def _common(field: Field, name: str, column: str, default_column: str) -> dict[str, Any]:
+def _common(field: Field[Any], name: str, column: str, default_column: str) -> dict[str, Any]:
     options: dict[str, Any] = {
         "null": bool(field.null),
         "description": field.description or None,
@@ -147,7 +148,7 @@ def _common(field: Field, name: str, column: str, default_column: str) -> dict[s
     return options
 
 
-def _data_kind(model: type[Model], name: str, field: Field) -> str:
+def _data_kind(model: type[Model], name: str, field: Field[Any]) -> str:
     if isinstance(field, CharEnumFieldInstance):
         return "CharEnumField"
     if isinstance(field, IntEnumFieldInstance):
@@ -165,7 +166,7 @@ def _data_kind(model: type[Model], name: str, field: Field) -> str:
     )
 
 
-def _data_state(model: type[Model], name: str, field: Field, column: str) -> FieldState:
+def _data_state(model: type[Model], name: str, field: Field[Any], column: str) -> FieldState:
     kind = _data_kind(model, name, field)
     options = _common(field, name, column, name)
     options["generated"] = bool(field.generated)
@@ -180,7 +181,7 @@ def _data_state(model: type[Model], name: str, field: Field, column: str) -> Fie
     return FieldState(kind=kind, **options)
 
 
-def _contrib_options(field: Field) -> dict[str, Any]:
+def _contrib_options(field: Field[Any]) -> dict[str, Any]:
     """Return the options of a tortoise.contrib field as the frozen state keeps them."""
     if isinstance(field, pg_fields.ArrayField):
         return {"element_type": field.element_type}
@@ -195,7 +196,7 @@ def _contrib_options(field: Field) -> dict[str, Any]:
     return {}
 
 
-def _fk_state(name: str, key_field: Field, fk: Any, column: str) -> FieldState:
+def _fk_state(name: str, key_field: Field[Any], fk: Any, column: str) -> FieldState:
     related = fk.related_model
     options = _common(key_field, name, column, f"{name}_id")
     options["generated"] = False
@@ -213,7 +214,7 @@ def _fk_state(name: str, key_field: Field, fk: Any, column: str) -> FieldState:
     )
 
 
-def _m2m_state(field: ManyToManyFieldInstance) -> FieldState:
+def _m2m_state(field: ManyToManyFieldInstance[Any]) -> FieldState:
     return FieldState(
         kind="ManyToManyField",
         to=field.related_model._meta.full_name,
@@ -240,7 +241,7 @@ def _static_default(value: Any, *, primary_key: bool = False) -> Any:
     return _plain(value)
 
 
-def _db_default(field: Field) -> Any:
+def _db_default(field: Field[Any]) -> Any:
     if not field.has_db_default():
         return NOT_PROVIDED
     value = field.db_default

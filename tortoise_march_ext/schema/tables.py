@@ -295,7 +295,7 @@ def resolve_m2m_table(state: ProjectState, model: ModelState, field: FieldState)
         for key, pk, table in ((backward, own_pk, model.table), (forward, target_pk, target.table))
     )
     through = field.through or ""
-    indexes = ()
+    indexes: tuple[TableIndex, ...] = ()
     if field.unique:
         name = derived_name("uidx", through, [backward, forward])
         indexes = (TableIndex(name, (backward, forward), unique=True),)
