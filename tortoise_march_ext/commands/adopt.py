@@ -199,7 +199,7 @@ def _drop_hints(histories: list[ForeignHistory]) -> list[str]:
     hints: list[str] = []
     for history in histories:
         line = (
-            f"{history.tool}'s table {history.table} is left as it was; once no database needs "
+            f"{history.owner} table {history.table} is left as it was; once no database needs "
             f"{history.tool} any more, drop it with: {history.drop}"
         )
         if line not in hints:

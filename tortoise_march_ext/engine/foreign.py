@@ -44,6 +44,11 @@ class ForeignHistory:
     drop: str = ""  # the statement that drops the table, quoted by the connection's editor
 
     @property
+    def owner(self) -> str:
+        """Return the tool's name in the possessive (``aerich's``, ``... migrations'``)."""
+        return self.tool + ("'" if self.tool.endswith("s") else "'s")
+
+    @property
     def where(self) -> str:
         """Return ``for app X`` or ``on connection Y`` (Tortoise March has no app column)."""
         return f"for app {self.app}" if self.app else "for the database"
@@ -52,7 +57,7 @@ class ForeignHistory:
         """Return ``found aerich's history for app models: 3 migrations applied, last X``."""
         count = len(self.applied)
         last = f", last {self.applied[-1]}" if self.applied else ""
-        line = f"found {self.tool}'s history {self.where}: {count} migration(s) applied{last}"
+        line = f"found {self.owner} history {self.where}: {count} migration(s) applied{last}"
         if not self.checked:
             line += " (its migration files were not found, so unapplied ones cannot be listed)"
         return line
