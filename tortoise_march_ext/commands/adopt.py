@@ -17,7 +17,7 @@ from typing import Any
 from ..autodetect.autodetector import detect_changes
 from ..autodetect.optimizer import optimize
 from ..config import MarchConfig
-from ..engine.executor import forwards_plan, replay
+from ..engine.executor import Progress, forwards_plan, replay
 from ..engine.foreign import ForeignHistory, find_histories
 from ..exceptions import EXIT_FOUND, DatabaseError, MarchError
 from ..introspect import introspect
@@ -322,17 +322,25 @@ def _differ_message(
 
 
 async def _record(project: Project, new: list[NewMigration]) -> None:
-    """Write the new files and record them as applied; remove the files if recording fails."""
+    """Write the new files and record them as applied. When recording fails, the files of the
+    migrations not recorded are removed again; on an interruption (Ctrl-C, cancellation) the
+    file of the migration being recorded stays, since its transaction may have committed."""
     _write_all(new)
+    progress = Progress()
     try:
         project.load_files()
         applied = project.use_applied(await project.applied())
         keys = forwards_plan(project.graph, [(m.app, m.name) for m in new], applied)
         executor = project.executor()
-        await executor.run(executor.build_steps(keys, applied, backwards=False), fake=True)
-    except BaseException:
+        steps = executor.build_steps(keys, applied, backwards=False)
+        await executor.run(steps, fake=True, progress=progress)
+    except BaseException as exc:
+        kept = {step.migration.key for step in progress.done}
+        if progress.running is not None and not isinstance(exc, Exception):
+            kept.add(progress.running.migration.key)
         for migration in new:
-            migration.path.unlink(missing_ok=True)
+            if (migration.app, migration.name) not in kept:
+                migration.path.unlink(missing_ok=True)
         raise
 
 
