@@ -10,6 +10,7 @@ to apply, nothing is written: no file, no recorder row. The other tools' tables 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,6 @@ from .make import (
     _order_units,
     _render,
     _Unit,
-    _write,
     make_questioner,
     makemigrations,
     next_number,
@@ -93,6 +93,13 @@ def _skip_line(project: Project, app: str) -> str:
     )
 
 
+def _taken_line(app: str) -> str:
+    return (
+        f"{app}: skipped, its migrations were written meanwhile (by another adopt or "
+        "makemigrations); run showmigrations to see them"
+    )
+
+
 async def _select(config: MarchConfig, apps: list[str] | None) -> tuple[list[str], list[str]]:
     """Return the apps to adopt and one line per app skipped (raise ConfigError for an app
     the project does not know)."""
@@ -130,11 +137,21 @@ async def adopt(
         config, chosen, dry_run=True, questioner=make_questioner(noinput=True)
     )
     new = [m for m in made.migrations if m.app in chosen]
+    result.skipped += [_taken_line(app) for app in chosen if not any(m.app == app for m in new)]
+    chosen = sorted({m.app for m in new})
     if not new:
         return result
     async with open_project(config) as project:
         async with migration_lock(project, chosen, config.lock_timeout) as rows:
+            # Another adopt (or makemigrations) may have written this app's files meanwhile.
+            project.load_files()
             check_history(project, rows)
+            taken = [a for a in chosen if a in project.graph.apps() or any(k[0] == a for k in rows)]
+            result.skipped += [_taken_line(app) for app in taken]
+            chosen = [app for app in chosen if app not in taken]
+            new = [m for m in new if m.app in chosen]
+            if not new:
+                return result
             result.histories = await _histories(project, chosen)
             waiting = [h for h in result.histories if h.unapplied]
             if waiting and not write_difference:
@@ -345,7 +362,13 @@ async def _record(project: Project, new: list[NewMigration]) -> None:
 
 
 def _write_all(new: list[NewMigration]) -> None:
-    _write(MakeMigrationsResult(migrations=new), False)
+    """Write each file whole (a temporary file renamed), so that a process loading the folder
+    meanwhile never reads half a migration."""
+    for migration in new:
+        migration.path.parent.mkdir(parents=True, exist_ok=True)
+        part = migration.path.with_name(f".{migration.path.name}.{os.getpid()}.part")
+        part.write_text(migration.source, encoding="utf-8")
+        os.replace(part, migration.path)
 
 
 def _drop_hints(histories: list[ForeignHistory]) -> list[str]:
