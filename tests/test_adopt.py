@@ -168,6 +168,15 @@ def test_a_column_changed_by_hand_is_refused(tmp_path: Path, backend: Backend) -
     assert_nothing_done(project, tables)
 
 
+def test_an_empty_database_is_not_adopted(tmp_path: Path, backend: Backend) -> None:
+    project = make_project(tmp_path, backend.new_url())
+    for args in (["adopt"], ["adopt", "--write-difference"]):
+        result = project.run(*args)
+        assert_error(result, 1, "adopt contacts: none of its tables", "`makemigrations`")
+        assert project.files() == {}
+        assert project.tables() == set()
+
+
 def test_adopt_skips_an_app_that_has_migrations(tmp_path: Path, backend: Backend) -> None:
     project = generated(tmp_path, backend)
     project.ok("makemigrations")

@@ -157,6 +157,7 @@ async def adopt(
             if waiting and not write_difference:
                 raise AdoptRefused(waiting[0].refusal(), [h.found_line() for h in waiting[1:]])
             state, created = _built(project, new)
+            await _refuse_empty(project, chosen, created)
             lines = await _all_differences(project, chosen, state, created)
             if lines:
                 db_state = await database_state(project, chosen, state)
@@ -186,6 +187,24 @@ async def adopt(
         except MarchError as exc:
             result.difference_error = " ".join(str(exc).split())
     return result
+
+
+async def _refuse_empty(project: Project, apps: list[str], created: dict[str, list[str]]) -> None:
+    """Raise AdoptRefused for an app none of whose tables exist: there is nothing to adopt (and
+    recording its migrations would claim tables that are not there)."""
+    for app in apps:
+        tables = sorted(created.get(app, []))
+        if not tables:
+            continue
+        sql, values = project.editor(app).existing_tables(tables)
+        _, rows = await project.client(app).execute_query(sql, values)
+        if not rows:
+            raise AdoptRefused(
+                f"adopt {app}: none of its tables ({', '.join(tables)}) exist on connection "
+                f"{project.connection_name(app)!r}, so there is nothing to adopt; nothing was "
+                "written. Run `makemigrations` then `migrate` to build them (or point the "
+                "connection at the database you meant)"
+            )
 
 
 async def _all_differences(
