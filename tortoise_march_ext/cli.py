@@ -101,6 +101,19 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
+    adopt = verbs.add_parser(
+        "adopt",
+        parents=[common],
+        help="take over an existing database: write and record the initial migrations",
+    )
+    adopt.add_argument("apps", nargs="*", metavar="APP")
+    adopt.add_argument(
+        "--write-difference",
+        action="store_true",
+        help="when the database lacks what the models add: adopt it as it stands and write "
+        "the migration that adds the rest",
+    )
+
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP", help="an app, or APP:NAME")
     sql.add_argument("name", nargs="?", metavar="NAME")
@@ -313,6 +326,46 @@ async def _check_schema(config: commands.MarchConfig, app: str | None) -> int:
     return EXIT_FOUND
 
 
+async def _adopt(args: argparse.Namespace) -> int:
+    config = commands.load_config(config=args.config, location=args.location)
+    try:
+        result = await commands.adopt(config, args.apps, write_difference=args.write_difference)
+    except commands.AdoptRefused as exc:
+        for line in [*exc.found, *exc.lines]:
+            _out(line)
+        sys.stdout.flush()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in result.skipped:
+        _out(line)
+    for history in result.histories:
+        _out(history.found_line())
+    for item in result.adopted:
+        written = ", ".join(_shown(path) for path in item.paths)
+        _out(
+            f"adopted {item.app}: wrote {written}, recorded as applied "
+            f"({item.tables} table(s) match)"
+        )
+    if result.difference is not None:
+        for item in result.difference.migrations:
+            _out(
+                f"wrote {_shown(item.path)} for what the models add to the database (not "
+                "applied): run `python -m tortoise_march_ext migrate` to apply it"
+            )
+    if result.difference_error:
+        print(
+            "warning: the initial migrations were recorded, but the migration that adds what "
+            f"the models add could not be written: {result.difference_error}; run "
+            "makemigrations",
+            file=sys.stderr,
+        )
+    for line in result.drop_hints:
+        _out(line)
+    if not result.adopted and not result.skipped:
+        _out(f"Nothing to adopt. {commands.NO_TRACKED}")
+    return EXIT_OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "makemigrations": _makemigrations,
     "migrate": _migrate,
@@ -321,6 +374,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "squashmigrations": _squashmigrations,
     "lint": _lint,
     "check": _check,
+    "adopt": _adopt,
 }
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 from ..autodetect.questioner import Questioner
 from ..config import MarchConfig, load_config
 from ..lint import Finding, LintReport
+from .adopt import AdoptedApp, AdoptRefused, AdoptResult, adopt
 from .lint import lint, lint_migration
-from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
+from .make import NO_TRACKED, MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
 from .schema_check import SchemaCheckResult, check_schema
 from .squash import SquashResult, squashmigrations
 
 __all__ = [
+    "NO_TRACKED",
+    "AdoptRefused",
+    "AdoptResult",
+    "AdoptedApp",
     "Finding",
     "LintReport",
     "MakeMigrationsResult",
@@ -25,6 +30,7 @@ __all__ = [
     "SchemaCheckResult",
     "ShowEntry",
     "SquashResult",
+    "adopt",
     "check",
     "check_schema",
     "lint",
