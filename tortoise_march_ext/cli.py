@@ -347,9 +347,9 @@ async def _adopt(args: argparse.Namespace) -> int:
             f"({item.tables} table(s) match)"
         )
     if result.difference is not None:
-        for item in result.difference.migrations:
+        for new in result.difference.migrations:
             _out(
-                f"wrote {_shown(item.path)} for what the models add to the database (not "
+                f"wrote {_shown(new.path)} for what the models add to the database (not "
                 "applied): run `python -m tortoise_march_ext migrate` to apply it"
             )
     if result.difference_error:

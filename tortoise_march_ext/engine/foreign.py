@@ -18,14 +18,19 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..backends import SchemaEditor
-from ..config import tomllib
 from ..exceptions import DatabaseError
 from ..introspect import introspect
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 AERICH = "aerich"
 BUILTIN = "tortoise_migrations"
