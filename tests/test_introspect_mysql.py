@@ -12,18 +12,27 @@ import importlib.util
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from tortoise.context import TortoiseContext
+from tortoise.transactions import in_transaction
 
+from tests.cliproject import make_project, show
 from tests.conftest import require_mysql
-from tests.harness import Backend
+from tests.harness import Backend, Project
+from tests.scenarios import ID, model, models
 from tortoise_march_ext.commands.schema_check import schema_differences
-from tortoise_march_ext.introspect import Schema, diff_schemas, introspect
+from tortoise_march_ext.engine.executor import replay
+from tortoise_march_ext.exceptions import DatabaseError
+from tortoise_march_ext.introspect import Schema, diff_schemas, expected, introspect
+from tortoise_march_ext.introspect.expected import built_schema
 from tortoise_march_ext.introspect.mysql import column_default, column_type, parse_version
+from tortoise_march_ext.project import open_project
+from tortoise_march_ext.schema.tables import model_tables
 
 RICH_MODELS = """
 from enum import Enum, IntEnum
@@ -467,3 +476,112 @@ def test_mariadb_and_mysql_spellings_read_the_same() -> None:
     assert column_default(row("NULL"), True) is None
     assert column_default(row("'NULL'"), True) == "'NULL'"
     assert column_default(row(None, "auto_increment", "int"), True) == "AUTO_INCREMENT"
+
+
+# ----------------------------------------------------------------------------------------------
+# check --schema end to end (the example project through the real CLI)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_check_schema_on_mariadb(tmp_path: Path, mysql: Backend) -> None:
+    project = make_project(tmp_path, mysql.new_url())
+    project.ok("makemigrations")
+    project.ok("migrate")
+    result = project.run("check", "--schema")
+    assert result.returncode == 0, show(result)
+    assert "matches the applied migrations (contacts)" in result.stdout, show(result)
+
+    url = project.database_url
+    mysql.execute(url, "ALTER TABLE `tag` MODIFY `label` VARCHAR(60) NOT NULL")
+    mysql.execute(
+        url, "ALTER TABLE `company` ADD CONSTRAINT `named` CHECK (CHAR_LENGTH(`name`) > 0)"
+    )
+    result = project.run("check", "--schema")
+    assert result.returncode == 1, show(result)
+    lines = result.stdout.splitlines()
+    assert lines == [
+        "contacts.Company: check named (char_length(name) > 0) is in the database only",
+        "contacts.Tag: column label is VARCHAR(60) in the database, VARCHAR(50) in the migrations",
+    ], show(result)
+
+
+def test_check_schema_in_process_builds_and_drops_a_scratch_database(
+    tmp_path: Path, mysql: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(tmp_path, mysql)
+    project.write_models(
+        {
+            "shop": models(
+                model(
+                    "Item",
+                    f"""{ID}
+name = fields.CharField(max_length=40, db_index=True)
+data = fields.JSONField(null=True)
+price = fields.DecimalField(max_digits=8, decimal_places=2, db_default=0)
+made = fields.DatetimeField(db_default=Now())
+""",
+                    'constraints = [CheckConstraint(check="price >= 0", name="price_positive")]',
+                ),
+                model(
+                    "Line",
+                    f"""{ID}
+item = fields.ForeignKeyField("shop.Item", on_delete=fields.CASCADE)
+tags = fields.ManyToManyField("shop.Item", related_name="tagged")
+""",
+                ),
+            )
+        }
+    )
+    project.makemigrations()
+    project.migrate()
+    scratch = uuid.uuid4()
+    monkeypatch.setattr(expected.uuid, "uuid4", lambda: scratch)
+    assert project.check_schema() == []
+    name = f"march_check_{scratch.hex[:12]}"
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+    mysql.execute(project.url, "ALTER TABLE `item` DROP CONSTRAINT `price_positive`")
+    mysql.execute(project.url, "ALTER TABLE `item` ALTER `price` SET DEFAULT 1")
+    assert project.check_schema() == [
+        "shop.Item: column price has default 1.00 in the database, default 0.00 in the migrations",
+        "shop.Item: check price_positive (price >= 0) is missing in the database",
+    ]
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+
+async def _build_twice(config: Any) -> tuple[str, int, str]:
+    """Build the project's tables twice over in the scratch database (the second CREATE fails);
+    return the error, and the session's foreign_key_checks and database afterwards."""
+    async with open_project(config) as project:
+        (app,) = project.apps
+        state = replay(project.graph, set(project.graph.nodes))
+        tables = [t for m in state.models.values() for t in model_tables(state, m)]
+        client = project.client(app)
+        connection = project.connection_name(app)
+        with pytest.raises(DatabaseError) as failed:
+            await built_schema(client, connection, project.editor(app), tables + tables)
+        async with in_transaction(connection) as conn:
+            rows = await conn.execute_query_dict(
+                "SELECT @@SESSION.foreign_key_checks AS fk, DATABASE() AS db"
+            )
+        return str(failed.value), int(rows[0]["fk"]), str(rows[0]["db"])
+
+
+def test_a_failed_build_leaves_no_scratch_database(
+    tmp_path: Path, mysql: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(tmp_path, mysql)
+    project.write_models({"shop": models(model("Item", f"{ID}\nname = fields.TextField()"))})
+    project.makemigrations()
+    scratch = uuid.uuid4()
+    monkeypatch.setattr(expected.uuid, "uuid4", lambda: scratch)
+    # One connection in the pool: the session read afterwards is the one that built.
+    config = replace(
+        project.config, tortoise_config=project.tortoise_config(project.url + "?maxsize=1")
+    )
+    message, fk_checks, database = asyncio.run(_build_twice(config))
+    assert message.startswith("check --schema could not build the tables"), message
+    assert "item" in message and "already exists" in message, message
+    assert (fk_checks, database) == (1, project.url.rsplit("/", 1)[1])
+    name = f"march_check_{scratch.hex[:12]}"
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
