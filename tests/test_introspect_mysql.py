@@ -585,3 +585,26 @@ def test_a_failed_build_leaves_no_scratch_database(
     assert (fk_checks, database) == (1, project.url.rsplit("/", 1)[1])
     name = f"march_check_{scratch.hex[:12]}"
     assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+
+def test_check_schema_without_the_right_to_create_a_scratch_database(
+    tmp_path: Path, mysql: Backend
+) -> None:
+    url = mysql.new_url()
+    database = url.rsplit("/", 1)[1]
+    user = f"march_np_{uuid.uuid4().hex[:8]}"
+    mysql.execute(url, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+    try:
+        mysql.execute(url, f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+        host = url.rsplit("/", 1)[0].split("@", 1)[1]
+        project = make_project(tmp_path, f"mysql://{user}:pw@{host}/{database}")
+        project.ok("makemigrations")
+        project.ok("migrate")
+        result = project.run("check", "--schema")
+    finally:
+        mysql.execute(url, f"DROP USER '{user}'@'%'")
+    assert result.returncode not in (0, 1), show(result)
+    assert "Traceback" not in result.stderr, show(result)
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "could not create 'march_check_" in line, show(result)
+    assert "GRANT ALL ON `march\\_check\\_%`.* TO 'user'@'host'" in line, show(result)

@@ -130,10 +130,19 @@ async def _mysql_built(connection: str, editor: SchemaEditor, tables: list[Table
             " FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()",
             (),
         )
-        await conn.execute_query(
-            f"CREATE DATABASE {editor.quote(scratch)} CHARACTER SET {editor.quote(live['charset'])}"
-            f" COLLATE {editor.quote(live['collation'])}"
-        )
+        try:
+            await conn.execute_query(
+                f"CREATE DATABASE {editor.quote(scratch)}"
+                f" CHARACTER SET {editor.quote(live['charset'])}"
+                f" COLLATE {editor.quote(live['collation'])}"
+            )
+        except Exception as exc:
+            raise DatabaseError(
+                "check --schema builds the tables of the applied migrations in a scratch "
+                f"database on MySQL/MariaDB and could not create {scratch!r} "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())}); let the user create and "
+                "drop such databases, e.g. GRANT ALL ON `march\\_check\\_%`.* TO 'user'@'host'"
+            ) from exc
         try:
             await conn.execute_query(f"USE {editor.quote(scratch)}")
             await conn.execute_query("SET SESSION foreign_key_checks = 0")
