@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex, TableUnique
 from .base import TableChange, matched
-from .mysql_run import AlterTable, DropCheck, DropForeignKey
+from .mysql_run import AlterTable, DropCheck, DropForeignKey, WithReferences
 
 if TYPE_CHECKING:
     from .mysql import MySQLEditor
@@ -80,10 +80,18 @@ class _Plan:
         if self.drop_keys:
             out.append(AlterTable(table, tuple(self.drop_keys), self.q))
         if self.clauses:
+            main: Any
             if all(isinstance(c, str) for c in self.clauses):
-                out.append(f"ALTER TABLE {self.q(table)} {', '.join(self.clauses)};")
+                main = f"ALTER TABLE {self.q(table)} {', '.join(self.clauses)};"
             else:
-                out.append(AlterTable(table, tuple(self.clauses), self.q))
+                main = AlterTable(table, tuple(self.clauses), self.q)
+            for o, n in self.change.pairs():
+                retyped = self.editor.column_type(o) != self.editor.column_type(n)
+                if retyped and (n.primary_key or n.unique) and (o.primary_key or o.unique):
+                    main = WithReferences(
+                        main, table, n.name, self.editor.column_type(n), self.q, o.name
+                    )
+            out.append(main)
         return out + self.after
 
 

@@ -209,3 +209,72 @@ class PinnedConnection:
             await self.raw.rollback()
             raise
         await self.raw.commit()
+
+
+REFERENCING = (
+    "SELECT k.TABLE_NAME AS tbl, k.COLUMN_NAME AS col, k.CONSTRAINT_NAME AS name, "
+    "r.DELETE_RULE AS rule, c.IS_NULLABLE AS nullable, c.COLUMN_COMMENT AS comment "
+    "FROM information_schema.KEY_COLUMN_USAGE k "
+    "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+    "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+    "AND r.TABLE_NAME = k.TABLE_NAME "
+    "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
+    "AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME "
+    "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME = %s "
+    "AND k.REFERENCED_COLUMN_NAME = %s ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME"
+)
+
+
+@dataclass(frozen=True)
+class WithReferences:
+    """Run ``statement`` (which changes the type of ``table.column``) past the foreign keys of
+    other tables that point at that column: MySQL refuses to change a referenced column. Each
+    such key is dropped, the referencing column gets the new ``column_type`` (keeping its
+    nullability and comment), and the key is added again under its name and ON DELETE rule."""
+
+    statement: Any
+    table: str
+    column: str
+    column_type: str
+    quote: Any
+    old_column: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"-- foreign keys pointing at {self.table}.{self.column} are dropped first, their "
+            f"columns made {self.column_type} and the keys added again after:\n{self.statement}"
+        )
+
+    async def run(self, conn: Any, connection_for: Any = None) -> None:
+        """Drop the referencing keys, run the statement, retype and add the keys again."""
+        q = self.quote
+        _, rows = await conn.execute_query(
+            REFERENCING, [self.table, self.old_column or self.column]
+        )
+        keys = [
+            row if isinstance(row, dict) else dict(zip(_KEYS, row, strict=True)) for row in rows
+        ]
+        for key in keys:
+            await conn.execute_script(
+                f"ALTER TABLE {q(key['tbl'])} DROP FOREIGN KEY {q(key['name'])};"
+            )
+        if isinstance(self.statement, str):
+            await conn.execute_script(self.statement)
+        else:
+            await self.statement.run(conn, connection_for)
+        for key in keys:
+            null = "" if key["nullable"] == "YES" else " NOT NULL"
+            comment = key["comment"] or ""
+            comment_sql = ""
+            if comment:
+                escaped = comment.replace("\\", "\\\\").replace("'", "''")
+                comment_sql = f" COMMENT '{escaped}'"
+            await conn.execute_script(
+                f"ALTER TABLE {q(key['tbl'])} MODIFY COLUMN {q(key['col'])} "
+                f"{self.column_type}{null}{comment_sql}, ADD CONSTRAINT {q(key['name'])} "
+                f"FOREIGN KEY ({q(key['col'])}) REFERENCES {q(self.table)} ({q(self.column)}) "
+                f"ON DELETE {key['rule']};"
+            )
+
+
+_KEYS = ("tbl", "col", "name", "rule", "nullable", "comment")
