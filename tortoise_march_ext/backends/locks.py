@@ -4,9 +4,12 @@
   pooled one), so waiting processes never block ``CREATE INDEX CONCURRENTLY``.
 - SQLite: an exclusive transaction on a sidecar lock database next to the database file (the
   migrations themselves need the database file, so they cannot be locked out of it).
+- MySQL/MariaDB: ``GET_LOCK(name, 0)`` polled until the timeout on a connection of its own
+  (asyncmy, or aiomysql where Tortoise uses it), named after the database (the lock is
+  server-wide), released by ``RELEASE_LOCK``.
 
-A crashed process releases both (the session ends, the file lock drops). Release runs shielded
-from cancellation.
+A crashed process releases each of them (the session ends, the file lock drops). Release runs
+shielded from cancellation.
 """
 
 from __future__ import annotations
@@ -192,9 +195,117 @@ class SqliteLock:
             self.conn = None
 
 
-LOCKS: dict[str, type[PostgresLock] | type[SqliteLock]] = {
+MYSQL_LOCK_PREFIX = "tortoise_march_ext:"
+MYSQL_LOCK_NAME_MAX = 64  # characters MySQL 5.7+ accepts in a GET_LOCK name
+
+
+def mysql_lock_name(database: str) -> str:
+    """Return the GET_LOCK name of ``database``: the prefix and the database name, or the
+    prefix and a digest of the name where that would pass 64 characters."""
+    name = f"{MYSQL_LOCK_PREFIX}{database}"
+    if len(name) <= MYSQL_LOCK_NAME_MAX:
+        return name
+    digest = hashlib.sha256(database.encode()).hexdigest()
+    return f"{MYSQL_LOCK_PREFIX}{digest[: MYSQL_LOCK_NAME_MAX - len(MYSQL_LOCK_PREFIX)]}"
+
+
+def _mysql_driver() -> Any:
+    """Return the MySQL driver module Tortoise uses: asyncmy, else aiomysql."""
+    try:
+        import asyncmy
+
+        return asyncmy
+    except ImportError:  # pragma: no cover - Tortoise's own fallback
+        import aiomysql
+
+        return aiomysql
+
+
+def mysql_connect_kwargs(client: Any, connect: Any) -> dict[str, Any]:
+    """Return the arguments of the driver's ``connect`` that open a connection like the pooled
+    ones of Tortoise's MySQL ``client`` (its extra settings such as ``ssl`` and ``sql_mode``
+    included, the pool-only ones left out), in autocommit mode."""
+    accepted = inspect.signature(connect).parameters
+    extra = dict(getattr(client, "extra", {}) or {})
+    kwargs = {k: v for k, v in extra.items() if k in accepted}
+    kwargs.update(
+        host=client.host,
+        port=client.port,
+        user=client.user,
+        password=client.password,
+        db=client.database,
+        charset=getattr(client, "charset", "utf8mb4"),
+        autocommit=True,
+    )
+    return kwargs
+
+
+class MysqlLock:
+    """A named lock (``GET_LOCK``) on a dedicated MySQL/MariaDB connection."""
+
+    def __init__(self, client: Any, label: str) -> None:
+        self.client = client
+        self.label = label
+        self.name = mysql_lock_name(str(client.database))
+        self.conn: Any = None
+
+    @property
+    def target(self) -> tuple[Any, ...]:
+        """Return the server and database."""
+        c = self.client
+        return ("mysql", c.host, c.port, c.database)
+
+    async def _value(self, sql: str) -> Any:
+        async with self.conn.cursor() as cursor:
+            await cursor.execute(sql, (self.name,))
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def acquire(self, timeout: float) -> None:
+        """Open the dedicated connection and poll ``GET_LOCK(name, 0)``."""
+        driver = _mysql_driver()
+        try:
+            self.conn = await driver.connect(**mysql_connect_kwargs(self.client, driver.connect))
+        except Exception as exc:
+            raise DatabaseError(
+                f"cannot open the migration lock's connection for {self.label}: "
+                f"{type(exc).__name__}: {exc}; check that the server is running and the "
+                "connection settings in the Tortoise config"
+            ) from exc
+
+        async def try_once() -> bool:
+            got = await self._value("SELECT GET_LOCK(%s, 0)")
+            if got is None:
+                raise DatabaseError(
+                    f"GET_LOCK({self.name!r}) failed on {self.label} (the server returned "
+                    "NULL: out of memory or the thread was killed); run again"
+                )
+            return bool(got)
+
+        try:
+            await _poll(try_once, timeout, self.label)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                self.conn.close()
+                self.conn = None
+            raise
+
+    async def release(self) -> None:
+        """Release the lock and close, even when cancelled."""
+        if self.conn is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._value("SELECT RELEASE_LOCK(%s)")
+            finally:
+                self.conn.close()
+                self.conn = None
+
+
+LOCKS: dict[str, type[PostgresLock] | type[SqliteLock] | type[MysqlLock]] = {
     "postgres": PostgresLock,
     "sqlite": SqliteLock,
+    "mysql": MysqlLock,
 }
 
 
