@@ -109,6 +109,10 @@ class SchemaEditor:
 
     dialect: ClassVar[str] = "sql"
     can_rollback_ddl: ClassVar[bool] = True
+    # Whether DDL runs inside a transaction that can roll it back (PostgreSQL, SQLite). Where it
+    # cannot (MySQL), the executor marks each migration as started in a sidecar table
+    # (backends/progress.py) before its first statement and clears the mark after its last.
+    transactional_ddl: ClassVar[bool] = True
     supports_comments: ClassVar[bool] = False
     types: ClassVar[dict[str, str]] = {}
     # Field kinds this dialect has no type for, and the database they need (for the message).

@@ -38,11 +38,26 @@ class Step:
     statements: list[tuple[Operation, list[str]]] = field(default_factory=list)
     # The tables the step's CreateModel operations make (forward steps).
     creates: list[str] = field(default_factory=list)
+    # False on a backend without transactional DDL (its editor's ``transactional_ddl``): the
+    # step runs statement by statement under a started mark (see engine/marked.py).
+    transactional: bool = True
+    dialect: str = ""
 
     @property
     def key(self) -> Key:
         """Return ``(app, name)``."""
         return self.migration.key
+
+    @property
+    def dialect_note(self) -> str:
+        """Return what ``migrate --plan`` and ``sqlmigrate`` add to a step that cannot be
+        rolled back automatically ('' where DDL is transactional)."""
+        return "" if self.transactional else NOT_TRANSACTIONAL.format(dialect=self.dialect)
+
+    @property
+    def total(self) -> int:
+        """Return how many statements the step runs."""
+        return sum(len(statements) for _, statements in self.statements)
 
     @property
     def atomic(self) -> bool:
@@ -83,6 +98,14 @@ class Progress:
             before += f" ({len(self.done)} by this run, the last {self.done[-1].migration})"
         if step is None:
             return f"interrupted between migrations: {before.replace(' before it', '')}"
+        if not step.transactional:
+            app, name = step.key
+            return (
+                f"interrupted during {step.describe()} on a database without transactional "
+                f"DDL: {self.statements_done} of its {step.total} statement(s) ran and it is "
+                f"marked as stopped half-way; {before}. Complete or undo those statements by "
+                f"hand, then run migrate {app} {name} --resolve applied (or unapplied)"
+            )
         if step.atomic:
             return (
                 f"interrupted during {step.describe()}: nothing of it was kept (its "
@@ -95,6 +118,8 @@ class Progress:
             "Complete or undo those statements by hand before running migrate again"
         )
 
+
+NOT_TRANSACTIONAL = "not transactional on {dialect}: a failure half-way needs --resolve"
 
 FAKE_INITIAL_FIX = (
     "`python -m tortoise_march_ext migrate --fake-initial` (it compares the tables first)"
@@ -122,6 +147,22 @@ def _initial_already_exists(step: Step, exc: Exception) -> bool:
     node = step.migration
     initial = not any(app == node.app for app, _ in node.dependencies)
     return initial and not step.backwards and "already exists" in str(exc)
+
+
+def _what_was_kept(step: Step, done: int) -> tuple[str, str]:
+    """Return what a failed statement leaves of ``step`` and the usual fix."""
+    fix = "fix it and run migrate again"
+    if not step.transactional and done:
+        app, name = step.key
+        return (
+            f"the {done} statement(s) before it ran and stay (no transactional DDL), and the "
+            "migration is marked as stopped half-way",
+            f"complete or undo them by hand, then run migrate {app} {name} --resolve "
+            "applied (or unapplied)",
+        )
+    if not step.transactional or step.atomic:
+        return "nothing of this migration was kept", fix
+    return "the statements before it were kept (the migration is not atomic)", fix
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -229,8 +270,8 @@ class Executor:
         return [self._backward_step(self.graph.nodes[k], before[k]) for k in keys]
 
     def _forward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
-        step = Step(node, backwards=False)
         editor = self.editor_for(node.app)
+        step = Step(node, False, transactional=editor.transactional_ddl, dialect=editor.dialect)
         for operation in node.operations:
             previous = state.clone()
             operation.state_forwards(node.app, state)
@@ -251,8 +292,8 @@ class Executor:
                 )
 
     def _backward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
-        step = Step(node, backwards=True)
         editor = self.editor_for(node.app)
+        step = Step(node, True, transactional=editor.transactional_ddl, dialect=editor.dialect)
         pairs = []
         for operation in node.operations:
             after = state.clone()
@@ -293,10 +334,15 @@ class Executor:
                 await before(step)
             timeouts = self.timeouts.for_migration(step.migration)
             self.progress.start(step)
-            if not fake and not step.atomic:
-                await self._execute_outside(step, timeouts)
-            commit = functools.partial(self._commit, step, fake, timeouts, ensured)
-            await self._retrying(step, timeouts, commit)
+            if not fake and not step.transactional:
+                from .marked import run_marked
+
+                await run_marked(self, step, timeouts)
+            else:
+                if not fake and not step.atomic:
+                    await self._execute_outside(step, timeouts)
+                commit = functools.partial(self._commit, step, fake, timeouts, ensured)
+                await self._retrying(step, timeouts, commit)
             self.progress.finish()
             if after is not None:
                 await after(step)
@@ -415,16 +461,13 @@ class Executor:
     ) -> None:
         try:
             await self._statement(conn, editor, sql)
-            if not step.atomic:
+            if not step.atomic and step.transactional:
                 self.progress.statements_done += 1
         except Exception as exc:
-            kept = (
-                "nothing of this migration was kept"
-                if step.atomic
-                else "the statements before it were kept (the migration is not atomic)"
-            )
-            fix = "fix it and run migrate again"
-            if _initial_already_exists(step, exc):
+            kept, fix = _what_was_kept(step, self.progress.statements_done)
+            if _initial_already_exists(step, exc) and (
+                step.transactional or not self.progress.statements_done
+            ):
                 fix = (
                     "the database was built another way (generate_schemas(), another tool, by "
                     f"hand); if its tables match the migrations, run {FAKE_INITIAL_FIX}"
