@@ -282,6 +282,7 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
         applied = await project.applied()
         done = project.use_applied(applied)
         squash_of = replaced_by(project.replaces)
+        marks = {m.key: m for _, m in await half_applied_marks(project, project.apps)}
         entries = []
         for key in project.graph.topological():
             if app and key[0] != app:
@@ -292,12 +293,23 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
             note = "" if same else "changed since applied"
             if node.replaces:
                 note = f"replaces {len(node.replaces)} migration(s)"
+            if key in marks:
+                note = _half_way_note(marks[key])
             entries.append(ShowEntry(key[0], key[1], key in done, note, node.vendored))
         for key in sorted(set(applied) - set(project.loaded) - set(squash_of)):
             if not app or key[0] == app:
                 vendored = project.is_vendored(key[0])
                 entries.append(ShowEntry(key[0], key[1], True, "file missing", vendored))
         return sorted(entries, key=lambda e: e.app)
+
+
+def _half_way_note(mark: Any) -> str:
+    """Return the showmigrations note of a migration that stopped half-way."""
+    verb = "unapplying" if mark.backwards else "applying"
+    return (
+        f"stopped half-way {verb} it: {mark.statements_done} of {mark.statements_total} "
+        f"statement(s) ran; migrate {mark.app} {mark.name} --resolve applied|unapplied"
+    )
 
 
 async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: bool = False) -> Step:
