@@ -19,12 +19,19 @@ import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.exceptions import ConfigurationError
 
-from tests.conftest import drop_pg_database, new_pg_database
+from tests.conftest import (
+    _mysql_parts,
+    drop_mysql_database,
+    drop_pg_database,
+    new_mysql_database,
+    new_pg_database,
+)
 from tortoise_march_ext import commands
 from tortoise_march_ext.config import MarchConfig
 from tortoise_march_ext.introspect import (
     Schema,
     diff_schemas,
+    introspect_mysql,
     introspect_postgres,
     introspect_sqlite,
     sqlite3_fetch,
@@ -46,6 +53,8 @@ class Backend:
         """Return the URL of a new empty database."""
         if self.name == "postgres":
             url = new_pg_database()
+        elif self.name == "mysql":
+            url = new_mysql_database()
         else:
             url = f"sqlite://{self.tmp / f'db{next(_counter)}.sqlite3'}"
         self.made.append(url)
@@ -55,6 +64,8 @@ class Backend:
         """Return the normalized schema of the database at ``url`` (the product's reader)."""
         if self.name == "postgres":
             return asyncio.run(_pg_introspect(url))
+        if self.name == "mysql":
+            return asyncio.run(_mysql_introspect(url))
         uri = Path(url.removeprefix("sqlite://")).resolve().as_uri() + "?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as conn:
             return asyncio.run(introspect_sqlite(sqlite3_fetch(conn)))
@@ -63,6 +74,8 @@ class Backend:
         """Run ``sql`` and return its rows."""
         if self.name == "postgres":
             return asyncio.run(_pg_fetch(url, sql))
+        if self.name == "mysql":
+            return asyncio.run(_mysql_fetch(url, sql))
         with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
             return [tuple(r) for r in conn.execute(sql).fetchall()]
 
@@ -71,6 +84,9 @@ class Backend:
         if self.name == "postgres":
             for url in self.made:
                 drop_pg_database(url)
+        elif self.name == "mysql":
+            for url in self.made:
+                drop_mysql_database(url)
 
 
 async def _pg_introspect(url: str) -> Schema:
@@ -90,6 +106,38 @@ async def _pg_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
         return []
     finally:
         await conn.close()
+
+
+async def _mysql_connect(url: str) -> Any:
+    import asyncmy
+
+    return await asyncmy.connect(**_mysql_parts(), db=url.rsplit("/", 1)[1], autocommit=True)
+
+
+async def _mysql_introspect(url: str) -> Schema:
+    import asyncmy.cursors
+
+    conn = await _mysql_connect(url)
+    try:
+
+        async def fetch(sql: str, params: Any) -> list[Any]:
+            async with conn.cursor(asyncmy.cursors.DictCursor) as cursor:
+                await cursor.execute(sql, tuple(params) or None)
+                return list(await cursor.fetchall())
+
+        return await introspect_mysql(fetch)
+    finally:
+        conn.close()
+
+
+async def _mysql_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = await _mysql_connect(url)
+    try:
+        async with conn.cursor() as cursor:
+            await cursor.execute(sql)
+            return [tuple(r) for r in await cursor.fetchall() or ()]
+    finally:
+        conn.close()
 
 
 class Project:

@@ -848,7 +848,7 @@ SCENARIOS += [
                     f'{ID}\nfoo = fields.ForeignKeyField("app.Foo", related_name="bars", to_field="key")',
                 ),
                 expect={
-                    "SELECT id, key, label FROM foo": [(1, "k1", "one")],
+                    "SELECT foo.id, foo.key, foo.label FROM foo": [(1, "k1", "one")],
                     "SELECT id, foo_id FROM bar": [(7, "k1")],
                 },
             ),
@@ -966,9 +966,9 @@ SCENARIOS.append(
                 CALLABLE_HEAD,
                 model("Person", f"{ID}\n{NICK}\n{CALLABLES}"),
                 expect={
-                    "SELECT COUNT(DISTINCT key) FROM person": [(4,)],
-                    "SELECT COUNT(*) FROM person WHERE CAST(attrs AS TEXT) = '{}'": [(4,)],
-                    "SELECT COUNT(*) FROM person WHERE CAST(items AS TEXT) = '[]'": [(4,)],
+                    "SELECT COUNT(DISTINCT person.key) FROM person": [(4,)],
+                    "SELECT COUNT(*) FROM person WHERE CAST(attrs AS CHAR(20)) = '{}'": [(4,)],
+                    "SELECT COUNT(*) FROM person WHERE CAST(items AS CHAR(20)) = '[]'": [(4,)],
                     "SELECT COUNT(*) FROM person WHERE seen IS NOT NULL": [(4,)],
                 },
             ),
@@ -981,7 +981,7 @@ SCENARIOS.append(
                 ),
                 expect={
                     "SELECT COUNT(DISTINCT nickname) FROM person": [(4,)],
-                    f"SELECT id FROM person WHERE CAST(nickname AS TEXT) = '{KEPT}'": [(1,)],
+                    f"SELECT id FROM person WHERE CAST(nickname AS CHAR(36)) = '{KEPT}'": [(1,)],
                 },
             ),
         ],

@@ -1,5 +1,5 @@
 """The correctness bar: makemigrations + migrate after each model version builds exactly the schema
-``Tortoise.generate_schemas()`` builds, on SQLite and PostgreSQL; rows survive; zero and back work.
+``Tortoise.generate_schemas()`` builds, on SQLite, PostgreSQL and MySQL/MariaDB; rows survive; zero and back work.
 """
 
 from __future__ import annotations
@@ -9,16 +9,29 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_postgres
+from tests.conftest import require_mysql, require_postgres
 from tests.harness import Backend, Project, assert_same
 from tests.scenarios import SCENARIOS, Scenario, Step
 from tortoise_march_ext.autodetect.questioner import NoInputQuestioner, RenameHints
 
+# What only PostgreSQL has (index methods, partial and covering indexes, exclusion constraints);
+# every other scenario runs on MySQL/MariaDB too.
+POSTGRES_ONLY = {"postgres_index_types"}
+
+
+def _runs_on(scenario: Scenario, backend: str) -> bool:
+    if backend == "mysql":
+        return scenario.name not in POSTGRES_ONLY and (
+            "mysql" in scenario.backends or "postgres" in scenario.backends
+        )
+    return backend in scenario.backends
+
+
 CASES = [
     pytest.param(s, b, id=f"{s.name}-{b}")
     for s in SCENARIOS
-    for b in ("sqlite", "postgres")
-    if b in s.backends
+    for b in ("sqlite", "postgres", "mysql")
+    if _runs_on(s, b)
 ]
 
 
@@ -59,6 +72,8 @@ def _answers(scenario: Scenario) -> dict[str, Any]:
 def test_scenario(scenario: Scenario, backend_name: str, tmp_path: Path) -> None:
     if backend_name == "postgres":
         require_postgres()
+    if backend_name == "mysql":
+        require_mysql()
     backend = Backend(backend_name, tmp_path)
     try:
         project = Project(tmp_path, backend)

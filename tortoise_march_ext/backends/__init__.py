@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from .base import RECORDER_TABLE, SchemaEditor, TableChange
+from .mysql import MySQLEditor
 from .postgres import PostgresEditor
 from .sqlite import SqliteEditor
 
-EDITORS: dict[str, type[SchemaEditor]] = {"postgres": PostgresEditor, "sqlite": SqliteEditor}
+EDITORS: dict[str, type[SchemaEditor]] = {
+    "mysql": MySQLEditor,
+    "postgres": PostgresEditor,
+    "sqlite": SqliteEditor,
+}
 
 __all__ = [
     "EDITORS",
+    "MySQLEditor",
     "RECORDER_TABLE",
     "PostgresEditor",
     "SchemaEditor",
@@ -27,5 +33,6 @@ def editor_for(dialect: str) -> SchemaEditor:
         from ..exceptions import DatabaseError
 
         raise DatabaseError(
-            f"database dialect {dialect!r} is not supported yet; use PostgreSQL or SQLite"
+            f"database dialect {dialect!r} is not supported yet; "
+            "use PostgreSQL, MySQL/MariaDB or SQLite"
         ) from None

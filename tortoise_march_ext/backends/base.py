@@ -76,6 +76,13 @@ class TableChange:
         )
 
 
+def first_value(row: Any) -> Any:
+    """Return the first value of a result row (a tuple, a record, or a MySQL client's dict)."""
+    if isinstance(row, dict):
+        return next(iter(row.values()))
+    return row[0]
+
+
 class NullsLeft(StateError):
     """Rows hold NULL in a column that is about to become NOT NULL."""
 
@@ -95,7 +102,7 @@ class NullCheck:
     async def run(self, conn: Any, connection_for: Any = None) -> None:
         """Count the NULLs; raise NullsLeft when there are any."""
         _, rows = await conn.execute_query(self.sql)
-        count = int(rows[0][0]) if rows else 0
+        count = int(first_value(rows[0])) if rows else 0
         if count:
             raise NullsLeft(
                 f'table "{self.table}" has {count} row{"s" if count > 1 else ""} with NULL in '

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schema.state import CallableRef
 from ..schema.tables import Table
+from .base import first_value
 
 if TYPE_CHECKING:
     from .base import SchemaEditor
@@ -43,7 +44,7 @@ class RowFill:
         """Call the function once per row and write the values in batches."""
         function = self.ref.resolve()
         _, rows = await conn.execute_query(self.select_sql)
-        keys = [row[0] for row in rows]
+        keys = [first_value(row) for row in rows]
         for start in range(0, len(keys), self.batch_size):
             batch = keys[start : start + self.batch_size]
             await conn.execute_many(self.update_sql, [[self.convert(function()), k] for k in batch])

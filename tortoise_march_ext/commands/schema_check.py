@@ -208,6 +208,12 @@ def _one_column(name: str, db: dict[str, Any], mig: dict[str, Any]) -> list[str]
             f"column {name} has comment {db.get('comment')!r} in the database, "
             f"{mig.get('comment')!r} in the migrations"
         )
+    if db.get("collation") != mig.get("collation"):  # MySQL: None is the table's collation
+        shown = {k: v.get("collation") or "the table's" for k, v in (("db", db), ("mig", mig))}
+        lines.append(
+            f"column {name} has collation {shown['db']} in the database, "
+            f"{shown['mig']} in the migrations"
+        )
     return lines
 
 

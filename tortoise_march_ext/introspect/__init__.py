@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .mysql import introspect_mysql
 from .postgres import introspect_postgres
 from .sqlite import introspect_sqlite, sqlite3_fetch
 from .values import DEFAULT_EXCLUDE, Schema, diff_schemas
@@ -20,6 +21,7 @@ __all__ = [
     "diff_schemas",
     "extensions",
     "introspect",
+    "introspect_mysql",
     "introspect_postgres",
     "introspect_sqlite",
     "sqlite3_fetch",
@@ -41,13 +43,20 @@ async def introspect(client: Any, *, exclude: Iterable[str] = DEFAULT_EXCLUDE) -
             return list((await client.execute_query(sql))[1])
 
         return await introspect_sqlite(by_position, exclude=exclude)
+    if dialect == "mysql":
+
+        async def with_params(sql: str, params: Sequence[Any]) -> list[Any]:
+            return list(await client.execute_query_dict(sql, list(params) or None))
+
+        return await introspect_mysql(with_params, exclude=exclude)
     from ..exceptions import DatabaseError
 
     raise DatabaseError(f"reading the schema of a {dialect!r} database is not supported yet")
 
 
 async def extensions(client: Any) -> set[str]:
-    """Return the extensions installed in the database (PostgreSQL; none elsewhere)."""
+    """Return the extensions installed in the database (PostgreSQL; none elsewhere: MySQL and
+    SQLite have no extensions to install)."""
     if client.capabilities.dialect != "postgres":
         return set()
     rows = await client.execute_query_dict("SELECT extname FROM pg_catalog.pg_extension")
