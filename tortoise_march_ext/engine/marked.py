@@ -13,10 +13,13 @@ with the mark that counts them, so each of them either ran and is counted or did
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..backends.base import SchemaEditor
 from ..backends.fills import RowFill
 from ..exceptions import DatabaseError, MigrationFailed
 from ..operations import Operation, RunPython
@@ -57,13 +60,8 @@ async def run_marked(executor: Executor, step: Step, timeouts: Timeouts) -> None
     await recorder.ensure(client)
     with anyio.CancelScope(shield=True):
         await recorder.start(client, key, len(statements), backwards=step.backwards)
-    async with editor.pinned(client) as conn:
+    async with editor.pinned(client) as conn, _settings(executor, editor, conn, timeouts):
         try:
-            if timeouts.any:
-                for sql in editor.session_settings(
-                    timeouts.lock_timeout, timeouts.statement_timeout, local=False
-                ):
-                    await executor._statement(conn, editor, sql)
             for number, (operation, sql) in enumerate(statements, start=1):
                 await _run_counted(executor, step, conn, operation, sql, number, timeouts)
         except MigrationFailed:
@@ -71,11 +69,6 @@ async def run_marked(executor: Executor, step: Step, timeouts: Timeouts) -> None
                 with anyio.CancelScope(shield=True):
                     await recorder.clear(client, key)
             raise
-        finally:
-            if timeouts.any:
-                with anyio.CancelScope(shield=True):
-                    for sql in editor.reset_settings():
-                        await executor._statement(conn, editor, sql)
     async with executor._transaction(client, editor) as tx:
         for each in (key, *step.migration.replaces):
             if step.backwards:
@@ -83,6 +76,26 @@ async def run_marked(executor: Executor, step: Step, timeouts: Timeouts) -> None
             else:
                 await recorder.record(tx, each, step.migration.checksum)
         await recorder.clear(tx, key)
+
+
+@asynccontextmanager
+async def _settings(
+    executor: Executor, editor: SchemaEditor, conn: Any, timeouts: Timeouts
+) -> AsyncIterator[None]:
+    """Apply the editor's session settings (strict SQL mode, the timeouts) on ``conn`` for the
+    body and undo them after: they hold for the session, and ``conn`` goes back to the pool."""
+    settings = editor.session_settings(
+        timeouts.lock_timeout, timeouts.statement_timeout, local=False
+    )
+    for sql in settings:
+        await executor._statement(conn, editor, sql)
+    try:
+        yield
+    finally:
+        if settings:
+            with anyio.CancelScope(shield=True):
+                for sql in editor.reset_settings():
+                    await executor._statement(conn, editor, sql)
 
 
 async def _run_counted(
@@ -104,7 +117,8 @@ async def _run_counted(
     async def attempt() -> None:
         if in_transaction(step, operation, sql):
             async with executor._transaction(client, editor) as tx:
-                await executor._run_one(tx, editor, step, operation, sql)
+                async with _settings(executor, editor, tx, timeouts):
+                    await executor._run_one(tx, editor, step, operation, sql)
                 await recorder.advance(tx, key, number)
             return
         await executor._run_one(conn, editor, step, operation, sql)
