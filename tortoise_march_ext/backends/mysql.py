@@ -55,6 +55,7 @@ class MySQLEditor(SchemaEditor):
 
     dialect = "mysql"
     can_rollback_ddl = False
+    transactional_ddl = False
     supports_comments = True
     quote_char = "`"
     charset = "utf8mb4"
