@@ -70,6 +70,8 @@ class MySQLEditor(SchemaEditor):
 
     dialect = "mysql"
     can_rollback_ddl = False
+    # Read by the non-transactional migration marks (each DDL statement commits).
+    transactional_ddl: ClassVar[bool] = False
     supports_comments = True
     quote_char = "`"
     charset = "utf8mb4"
