@@ -12,18 +12,27 @@ import importlib.util
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from tortoise.context import TortoiseContext
+from tortoise.transactions import in_transaction
 
+from tests.cliproject import make_project, show
 from tests.conftest import require_mysql
-from tests.harness import Backend
+from tests.harness import Backend, Project
+from tests.scenarios import ID, model, models
 from tortoise_march_ext.commands.schema_check import schema_differences
-from tortoise_march_ext.introspect import Schema, diff_schemas, introspect
+from tortoise_march_ext.engine.executor import replay
+from tortoise_march_ext.exceptions import DatabaseError
+from tortoise_march_ext.introspect import Schema, diff_schemas, expected, introspect
+from tortoise_march_ext.introspect.expected import built_schema
 from tortoise_march_ext.introspect.mysql import column_default, column_type, parse_version
+from tortoise_march_ext.project import open_project
+from tortoise_march_ext.schema.tables import model_tables
 
 RICH_MODELS = """
 from enum import Enum, IntEnum
@@ -285,6 +294,11 @@ def _changed(mysql: Backend, tmp_path: Path, *statements: str) -> tuple[Schema, 
             "tag.label: collation 'utf8mb4_bin' != None",
             ("tag", "column label has collation utf8mb4_bin in the database, the table's"),
         ),
+        (
+            ["ALTER TABLE `tag` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"],
+            "tag: collation utf8mb4_bin != utf8mb4_",  # the server's default for utf8mb4
+            ("tag", "table tag has collation utf8mb4_bin in the database, utf8mb4_"),
+        ),
     ],
     ids=[
         "type",
@@ -297,6 +311,7 @@ def _changed(mysql: Backend, tmp_path: Path, *statements: str) -> tuple[Schema, 
         "unsigned",
         "table-comment",
         "collation",
+        "table-collation",
     ],
 )
 def test_a_change_by_hand_is_a_difference(
@@ -308,8 +323,8 @@ def test_a_change_by_hand_is_a_difference(
 ) -> None:
     live, reference = _changed(mysql, tmp_path, *statements)
     lines = diff_schemas(live, reference)
-    assert diff_line in lines, lines
     assert len(lines) == 1, lines
+    assert lines[0].startswith(diff_line), lines
     table, *expected = check_line
     reported = schema_differences(live, reference, table)
     assert len(reported) == len(expected), reported
@@ -461,3 +476,135 @@ def test_mariadb_and_mysql_spellings_read_the_same() -> None:
     assert column_default(row("NULL"), True) is None
     assert column_default(row("'NULL'"), True) == "'NULL'"
     assert column_default(row(None, "auto_increment", "int"), True) == "AUTO_INCREMENT"
+
+
+# ----------------------------------------------------------------------------------------------
+# check --schema end to end (the example project through the real CLI)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_check_schema_on_mariadb(tmp_path: Path, mysql: Backend) -> None:
+    project = make_project(tmp_path, mysql.new_url())
+    project.ok("makemigrations")
+    project.ok("migrate")
+    result = project.run("check", "--schema")
+    assert result.returncode == 0, show(result)
+    assert "matches the applied migrations (contacts)" in result.stdout, show(result)
+
+    url = project.database_url
+    mysql.execute(url, "ALTER TABLE `tag` MODIFY `label` VARCHAR(60) NOT NULL")
+    mysql.execute(
+        url, "ALTER TABLE `company` ADD CONSTRAINT `named` CHECK (CHAR_LENGTH(`name`) > 0)"
+    )
+    result = project.run("check", "--schema")
+    assert result.returncode == 1, show(result)
+    lines = result.stdout.splitlines()
+    assert lines == [
+        "contacts.Company: check named (char_length(name) > 0) is in the database only",
+        "contacts.Tag: column label is VARCHAR(60) in the database, VARCHAR(50) in the migrations",
+    ], show(result)
+
+
+def test_check_schema_in_process_builds_and_drops_a_scratch_database(
+    tmp_path: Path, mysql: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(tmp_path, mysql)
+    project.write_models(
+        {
+            "shop": models(
+                model(
+                    "Item",
+                    f"""{ID}
+name = fields.CharField(max_length=40, db_index=True)
+data = fields.JSONField(null=True)
+price = fields.DecimalField(max_digits=8, decimal_places=2, db_default=0)
+made = fields.DatetimeField(db_default=Now())
+""",
+                    'constraints = [CheckConstraint(check="price >= 0", name="price_positive")]',
+                ),
+                model(
+                    "Line",
+                    f"""{ID}
+item = fields.ForeignKeyField("shop.Item", on_delete=fields.CASCADE)
+tags = fields.ManyToManyField("shop.Item", related_name="tagged")
+""",
+                ),
+            )
+        }
+    )
+    project.makemigrations()
+    project.migrate()
+    scratch = uuid.uuid4()
+    monkeypatch.setattr(expected.uuid, "uuid4", lambda: scratch)
+    assert project.check_schema() == []
+    name = f"march_check_{scratch.hex[:12]}"
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+    mysql.execute(project.url, "ALTER TABLE `item` DROP CONSTRAINT `price_positive`")
+    mysql.execute(project.url, "ALTER TABLE `item` ALTER `price` SET DEFAULT 1")
+    assert project.check_schema() == [
+        "shop.Item: column price has default 1.00 in the database, default 0.00 in the migrations",
+        "shop.Item: check price_positive (price >= 0) is missing in the database",
+    ]
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+
+async def _build_twice(config: Any) -> tuple[str, int, str]:
+    """Build the project's tables twice over in the scratch database (the second CREATE fails);
+    return the error, and the session's foreign_key_checks and database afterwards."""
+    async with open_project(config) as project:
+        (app,) = project.apps
+        state = replay(project.graph, set(project.graph.nodes))
+        tables = [t for m in state.models.values() for t in model_tables(state, m)]
+        client = project.client(app)
+        connection = project.connection_name(app)
+        with pytest.raises(DatabaseError) as failed:
+            await built_schema(client, connection, project.editor(app), tables + tables)
+        async with in_transaction(connection) as conn:
+            rows = await conn.execute_query_dict(
+                "SELECT @@SESSION.foreign_key_checks AS fk, DATABASE() AS db"
+            )
+        return str(failed.value), int(rows[0]["fk"]), str(rows[0]["db"])
+
+
+def test_a_failed_build_leaves_no_scratch_database(
+    tmp_path: Path, mysql: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(tmp_path, mysql)
+    project.write_models({"shop": models(model("Item", f"{ID}\nname = fields.TextField()"))})
+    project.makemigrations()
+    scratch = uuid.uuid4()
+    monkeypatch.setattr(expected.uuid, "uuid4", lambda: scratch)
+    # One connection in the pool: the session read afterwards is the one that built.
+    config = replace(
+        project.config, tortoise_config=project.tortoise_config(project.url + "?maxsize=1")
+    )
+    message, fk_checks, database = asyncio.run(_build_twice(config))
+    assert message.startswith("check --schema could not build the tables"), message
+    assert "item" in message and "already exists" in message, message
+    assert (fk_checks, database) == (1, project.url.rsplit("/", 1)[1])
+    name = f"march_check_{scratch.hex[:12]}"
+    assert mysql.execute(project.url, f"SHOW DATABASES LIKE '{name}'") == []
+
+
+def test_check_schema_without_the_right_to_create_a_scratch_database(
+    tmp_path: Path, mysql: Backend
+) -> None:
+    url = mysql.new_url()
+    database = url.rsplit("/", 1)[1]
+    user = f"march_np_{uuid.uuid4().hex[:8]}"
+    mysql.execute(url, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+    try:
+        mysql.execute(url, f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+        host = url.rsplit("/", 1)[0].split("@", 1)[1]
+        project = make_project(tmp_path, f"mysql://{user}:pw@{host}/{database}")
+        project.ok("makemigrations")
+        project.ok("migrate")
+        result = project.run("check", "--schema")
+    finally:
+        mysql.execute(url, f"DROP USER '{user}'@'%'")
+    assert result.returncode not in (0, 1), show(result)
+    assert "Traceback" not in result.stderr, show(result)
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "could not create 'march_check_" in line, show(result)
+    assert "GRANT ALL ON `march\\_check\\_%`.* TO 'user'@'host'" in line, show(result)

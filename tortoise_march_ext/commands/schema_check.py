@@ -10,7 +10,9 @@ serial's sequence, whatever its name, or a ``BY DEFAULT`` identity column) and t
 foreign key constraints (not read). Everything else the reader sees is: column types,
 nullability, defaults and comments, primary keys, foreign keys with ON DELETE, unique constraints
 and unique indexes, indexes with method, entries (order, INCLUDE) and condition, checks,
-exclusion constraints, table comments, and the extensions each app declares.
+exclusion constraints, table comments, and the extensions each app declares. On MySQL/MariaDB
+also column and table collations, and the server's own names (unnamed checks, the index it adds
+for a foreign key) are not differences, as the reader leaves them out.
 """
 
 from __future__ import annotations
@@ -163,6 +165,11 @@ def schema_differences(live: Schema, expected: Schema, table: str) -> list[str]:
     lines += _named_lines("index", _indexes(db), _indexes(mig))
     lines += _named_lines("check", _checks(db), _checks(mig))
     lines += _named_lines("exclusion", _exclusions(db), _exclusions(mig))
+    if db.get("collation") != mig.get("collation"):  # MySQL: the table's default collation
+        lines.append(
+            f"table {table} has collation {db.get('collation')} in the database, "
+            f"{mig.get('collation')} in the migrations"
+        )
     if db.get("comment") != mig.get("comment"):
         lines.append(
             f"table {table} has comment {db.get('comment')!r} in the database, "

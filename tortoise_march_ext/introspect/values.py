@@ -9,8 +9,10 @@ The structure is ``{table_name: table}`` where ``table`` is::
 
     {
         "columns": {name: {"type": str, "nullable": bool, "default": str | None, "pk": bool,
-                           # PostgreSQL only:
-                           "comment": str | None}},
+                           # PostgreSQL and MySQL only:
+                           "comment": str | None,
+                           # MySQL only (None: the table's collation):
+                           "collation": str | None}},
         "primary_key": ("col", ...),                      # constraint order
         "foreign_keys": [(("col", ...), "ref_table", ("ref_col", ...), "ON_DELETE"), ...],
         "uniques": [(name, ("col", ...)), ...              # unique constraints + unique indexes
@@ -19,6 +21,7 @@ The structure is ``{table_name: table}`` where ``table`` is::
         "checks": [(name, expression), ...],
         "exclusions": [(name, "EXCLUDE USING gist (...)"), ...],  # always [] on SQLite
         "comment": str | None,                             # always None on SQLite
+        "collation": str,                                  # MySQL only: the table's default
     }
 
 All lists are sorted (``None`` sorts before any string). ``indexes`` lists the indexes created by
@@ -35,6 +38,10 @@ column ``GENERATED ALWAYS AS (expr) STORED`` (SQLite: ``... STORED`` or ``... VI
 SQLite ``INTEGER PRIMARY KEY AUTOINCREMENT`` column ``AUTOINCREMENT`` (which no ``PRAGMA`` shows:
 it is read from the table's SQL). On SQLite, columns come from ``PRAGMA table_xinfo`` so that
 generated columns are not missed.
+
+On MySQL/MariaDB (:mod:`.mysql`) both servers' spellings are made one (types, defaults,
+MariaDB's JSON), unique keys are listed in ``uniques`` only, and names the server makes up (of
+unnamed checks, of the index it adds for a foreign key) are left out.
 
 On SQLite, names of unique and check constraints come from the ``CREATE TABLE`` text in
 ``sqlite_master``; an unnamed one has the name ``None``. Check expressions and index expressions
