@@ -419,3 +419,24 @@ def test_eight_processes_ensure_migrated_apply_once(notes: MysqlNotes, tmp_path:
     assert notes.recorded() == [("notes", "0001_initial"), ("notes", "0002_five")]
     assert notes.marks() == []
     assert set(TABLES) | {"note"} <= notes.tables()
+
+
+def test_ctrl_c_half_way_says_what_ran_and_how_to_resolve(mysql_url: str, tmp_path: Path) -> None:
+    from tests.test_interrupt import INTERRUPTED, SLOW_PYTHON, assert_one_line, interrupt_when
+
+    project = MysqlNotes(tmp_path / "project", mysql_url)
+    project.write("0001_initial", INITIAL)
+    assert project.cli("migrate").returncode == 0
+    project.write("0002_slow", SLOW_PYTHON.replace("{atomic}", "True"))
+    code, stderr = interrupt_when(project, (project.root / "inside-slow-migration").exists)
+    assert code == INTERRUPTED, stderr
+    assert_one_line(
+        stderr,
+        "during Apply notes.0002_slow on a database without transactional DDL",
+        "1 of its 2 statement(s) ran",
+        "migrate notes 0002_slow --resolve applied (or unapplied)",
+    )
+    assert "made_before_sleep" in project.tables()
+    assert project.notes() == []  # the RunPython's row went with its transaction
+    assert project.recorded() == [("notes", "0001_initial")]
+    assert project.marks() == [("notes", "0002_slow", "forwards", 2, 1)]
