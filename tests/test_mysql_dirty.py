@@ -72,7 +72,7 @@ class MysqlNotes(NotesProject):
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Run one query on the database and return its rows."""
-        return asyncio.run(_fetch(self.url.rsplit("/", 1)[1], sql))
+        return asyncio.run(_fetch(self.url.rsplit("/", 1)[1].partition("?")[0], sql))
 
     def tables(self) -> set[str]:
         """Return the tables of the database."""
@@ -440,3 +440,14 @@ def test_ctrl_c_half_way_says_what_ran_and_how_to_resolve(mysql_url: str, tmp_pa
     assert project.notes() == []  # the RunPython's row went with its transaction
     assert project.recorded() == [("notes", "0001_initial")]
     assert project.marks() == [("notes", "0002_slow", "forwards", 2, 1)]
+
+
+def test_a_pool_of_one_connection_is_enough(mysql_url: str, tmp_path: Path) -> None:
+    # DDL runs on a pinned connection, Python code in transactions: never both at once.
+    project = MysqlNotes(tmp_path / "project", f"{mysql_url}?minsize=1&maxsize=1")
+    project.write("0001_initial", INITIAL)
+    project.write("0002_five", FIVE)
+    run = project.cli("migrate", timeout=60)
+    assert run.returncode == 0, run
+    assert project.recorded() == [("notes", "0001_initial"), ("notes", "0002_five")]
+    assert project.marks() == []

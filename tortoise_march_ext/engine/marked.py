@@ -60,15 +60,25 @@ async def run_marked(executor: Executor, step: Step, timeouts: Timeouts) -> None
     await recorder.ensure(client)
     with anyio.CancelScope(shield=True):
         await recorder.start(client, key, len(statements), backwards=step.backwards)
-    async with editor.pinned(client) as conn, _settings(executor, editor, conn, timeouts):
-        try:
-            for number, (operation, sql) in enumerate(statements, start=1):
-                await _run_counted(executor, step, conn, operation, sql, number, timeouts)
-        except MigrationFailed:
-            if executor.progress.statements_done == 0:
-                with anyio.CancelScope(shield=True):
-                    await recorder.clear(client, key)
-            raise
+    try:
+        number = 0
+        for together, run in _runs(step, statements):
+            if together:  # each in a transaction of its own, with its count
+                for operation, sql in run:
+                    number += 1
+                    await _run_counted(executor, step, None, operation, sql, number, timeouts)
+                continue
+            # DDL: on one connection with the session settings, counted on it too (a second
+            # pooled connection could wait forever on a pool of one).
+            async with editor.pinned(client) as conn, _settings(executor, editor, conn, timeouts):
+                for operation, sql in run:
+                    number += 1
+                    await _run_counted(executor, step, conn, operation, sql, number, timeouts)
+    except MigrationFailed:
+        if executor.progress.statements_done == 0:
+            with anyio.CancelScope(shield=True):
+                await recorder.clear(client, key)
+        raise
     async with executor._transaction(client, editor) as tx:
         for each in (key, *step.migration.replaces):
             if step.backwards:
@@ -76,6 +86,21 @@ async def run_marked(executor: Executor, step: Step, timeouts: Timeouts) -> None
             else:
                 await recorder.record(tx, each, step.migration.checksum)
         await recorder.clear(tx, key)
+
+
+def _runs(
+    step: Step, statements: list[tuple[Operation, Any]]
+) -> list[tuple[bool, list[tuple[Operation, Any]]]]:
+    """Return the statements in runs of consecutive ones that all run in a transaction of their
+    own (True) or all run on one connection without (False)."""
+    runs: list[tuple[bool, list[tuple[Operation, Any]]]] = []
+    for operation, sql in statements:
+        together = in_transaction(step, operation, sql)
+        if runs and runs[-1][0] == together:
+            runs[-1][1].append((operation, sql))
+        else:
+            runs.append((together, [(operation, sql)]))
+    return runs
 
 
 @asynccontextmanager
@@ -107,15 +132,16 @@ async def _run_counted(
     number: int,
     timeouts: Timeouts,
 ) -> None:
-    """Run statement ``number`` of ``step`` and count it in the mark (in one transaction for
-    Python code and data changes), retried when the lock timeout fires."""
+    """Run statement ``number`` of ``step`` and count it in the mark: on ``conn``, or (``conn``
+    None: Python code and data changes) in a transaction of its own; retried when the lock
+    timeout fires."""
     assert executor.client_for is not None and executor.recorder_for is not None
     app, key = step.migration.app, step.key
     client, editor = executor.client_for(app), executor.editor_for(app)
     recorder = executor.recorder_for(app)
 
     async def attempt() -> None:
-        if in_transaction(step, operation, sql):
+        if conn is None:
             async with executor._transaction(client, editor) as tx:
                 async with _settings(executor, editor, tx, timeouts):
                     await executor._run_one(tx, editor, step, operation, sql)
@@ -123,7 +149,7 @@ async def _run_counted(
             return
         await executor._run_one(conn, editor, step, operation, sql)
         with anyio.CancelScope(shield=True):
-            await recorder.advance(client, key, number)
+            await recorder.advance(conn, key, number)
 
     await executor._retrying(step, timeouts, attempt)
     executor.progress.statements_done = number
@@ -134,10 +160,11 @@ SHOWN = 5  # statements named on each side: the last that ran, the first that di
 
 
 def short_form(operation: Operation, sql: Any) -> str:
-    """Return a statement as the refusal names it: its first words, or the operation."""
-    if not isinstance(sql, str):
+    """Return a statement as the refusal names it: the start of its (first) SQL line, or the
+    operation for Python code."""
+    if isinstance(operation, RunPython):
         return operation.describe()
-    flat = " ".join(sql.split()).rstrip(";")
+    flat = " ".join(str(sql).strip().split("\n", 1)[0].split()).rstrip(";")
     return flat if len(flat) <= 48 else flat[:45] + "..."
 
 
