@@ -451,3 +451,19 @@ def test_a_pool_of_one_connection_is_enough(mysql_url: str, tmp_path: Path) -> N
     assert run.returncode == 0, run
     assert project.recorded() == [("notes", "0001_initial"), ("notes", "0002_five")]
     assert project.marks() == []
+
+
+def test_a_mark_whose_file_is_gone(notes: MysqlNotes) -> None:
+    killed_after(notes, 2)
+    (notes.folder / "0002_five.py").unlink()
+    line = one_error_line(notes.cli("migrate"))
+    assert "3 of its 10 statement(s) ran (its file is gone)" in line
+    refused = notes.cli("migrate", "notes", "0002_five", "--resolve", "applied")
+    assert refused.returncode == 2, refused
+    assert "the file of notes.0002_five is gone" in one_error_line(refused)
+    assert notes.marks() == [("notes", "0002_five", "forwards", TOTAL, 3)]
+    execute(notes, "DROP TABLE t1", "DROP TABLE t2")
+    resolved = notes.cli("migrate", "notes", "0002_five", "--resolve", "unapplied")
+    assert resolved.returncode == 0, resolved
+    assert notes.marks() == []
+    assert notes.cli("migrate").stdout.strip() == "No migrations to apply."

@@ -166,28 +166,30 @@ async def resolve(config: MarchConfig, app: str, name: str, resolution: str) -> 
             project, project.apps, config.lock_timeout, refuse_half_applied=False
         ) as rows:
             marks = [m for _, m in await half_applied_marks(project, [app]) if m.app == app]
-            mark = _marked(project, app, name, marks)
-            key = mark.key
-            replaced = project.loaded[key].replaces if key in project.loaded else []
-            recorder, client, editor = (
-                project.recorder(app),
-                project.client(app),
-                project.editor(app),
-            )
-            if resolution == "applied" and key not in project.loaded:
-                raise DatabaseError(
-                    f"--resolve applied: the file of {app}.{key[1]} is gone, so its checksum "
-                    "cannot be recorded; restore the file, or use --resolve unapplied; "
-                    "nothing was changed"
-                )
-            async with project.executor()._transaction(client, editor) as tx:
-                for each in (key, *replaced):
-                    if resolution == "applied" and each not in rows:
-                        await recorder.record(tx, each, project.loaded[key].checksum)
-                    elif resolution == "unapplied" and each in rows:
-                        await recorder.unrecord(tx, each)
-                await recorder.clear(tx, key)
+            key = _marked(project, app, name, marks).key
+            await _write_resolution(project, key, resolution, set(rows))
     return f"Resolved {app}.{key[1]} as {resolution}: the half-way mark is cleared."
+
+
+async def _write_resolution(project: Project, key: Key, resolution: str, rows: set[Key]) -> None:
+    """Record (``applied``) or unrecord (``unapplied``) the marked migration ``key`` and the
+    migrations it replaces, and clear its mark, in one transaction."""
+    app = key[0]
+    node = project.loaded.get(key)
+    if resolution == "applied" and node is None:
+        raise DatabaseError(
+            f"--resolve applied: the file of {app}.{key[1]} is gone, so its checksum cannot be "
+            "recorded; restore the file, or use --resolve unapplied; nothing was changed"
+        )
+    recorder, client, editor = project.recorder(app), project.client(app), project.editor(app)
+    async with project.executor()._transaction(client, editor) as tx:
+        for each in (key, *(node.replaces if node else [])):
+            if resolution == "applied" and each not in rows:
+                assert node is not None
+                await recorder.record(tx, each, node.checksum)
+            elif resolution == "unapplied" and each in rows:
+                await recorder.unrecord(tx, each)
+        await recorder.clear(tx, key)
 
 
 def _marked(project: Project, app: str, name: str, marks: list[Any]) -> Any:
