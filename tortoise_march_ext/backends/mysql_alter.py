@@ -60,6 +60,17 @@ def _index_key(index: TableIndex) -> tuple[Any, ...]:
     return (index.columns, index.expressions, index.unique, index.index_type, index.condition)
 
 
+# How an ALTER TABLE may run without copying the table or blocking writes: the algorithms to
+# ask for in turn (a server refusing INSTANT may still do INPLACE without locks); a change
+# that copies the table gets none (lint flags it instead).
+INSTANT, INPLACE, COPY = 0, 1, 2
+ALGORITHMS: dict[int, tuple[str, ...]] = {
+    INSTANT: ("ALGORITHM=INSTANT", "ALGORITHM=INPLACE, LOCK=NONE"),
+    INPLACE: ("ALGORITHM=INPLACE, LOCK=NONE",),
+    COPY: (),
+}
+
+
 class _Plan:
     """The clauses of one change, collected in the order they are written."""
 
@@ -71,20 +82,51 @@ class _Plan:
         self.drop_keys: list[Any] = []
         self.clauses: list[Any] = []
         self.after: list[Any] = []
+        self.levels: dict[str, int] = {}
         empty: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
         self.uniques, self.indexes, self.checks = empty, empty, empty
+
+    def alter(self, clauses: list[Any]) -> Any:
+        """Return one ALTER TABLE of ``clauses``: plain text where nothing needs the server;
+        with ``safe_defaults`` (``editor.online``) asking for the online algorithm the clauses
+        allow, so the server refuses rather than copies the table."""
+        table = self.change.new.name
+        algorithms: tuple[str, ...] = ()
+        if self.editor.online:
+            algorithms = ALGORITHMS[max(self.level_of(c, clauses) for c in clauses)]
+        if not algorithms and all(isinstance(c, str) for c in clauses):
+            return f"ALTER TABLE {self.q(table)} {', '.join(clauses)};"
+        return AlterTable(table, tuple(clauses), self.q, algorithms)
+
+    def level_of(self, clause: Any, clauses: list[Any]) -> int:
+        """Return how far from INSTANT the server may go for ``clause`` (see ALGORITHMS)."""
+        if isinstance(clause, DropCheck):
+            return INSTANT
+        if isinstance(clause, DropForeignKey):
+            return INPLACE
+        if clause in self.levels:
+            return self.levels[clause]
+        text = str(clause)
+        if text.startswith(("COMMENT =", "RENAME INDEX", "DROP COLUMN")):
+            return INSTANT
+        if text.startswith(("DROP INDEX", "ADD PRIMARY KEY", "ADD UNIQUE KEY", "ADD KEY")):
+            return INPLACE
+        if text == "DROP PRIMARY KEY":
+            adds = any("PRIMARY KEY" in str(c) and str(c).startswith("ADD") for c in clauses)
+            return INPLACE if adds else COPY
+        if text.startswith("ADD COLUMN"):
+            if "AUTO_INCREMENT" in text or "PRIMARY KEY" in text:
+                return COPY
+            return INPLACE if " UNIQUE" in text else INSTANT
+        return COPY
 
     def statements(self) -> list[Any]:
         table = self.change.new.name
         out = list(self.before)
         if self.drop_keys:
-            out.append(AlterTable(table, tuple(self.drop_keys), self.q))
+            out.append(AlterTable(table, tuple(self.drop_keys), self.q, self.online(INPLACE)))
         if self.clauses:
-            main: Any
-            if all(isinstance(c, str) for c in self.clauses):
-                main = f"ALTER TABLE {self.q(table)} {', '.join(self.clauses)};"
-            else:
-                main = AlterTable(table, tuple(self.clauses), self.q)
+            main: Any = self.alter(self.clauses)
             for o, n in self.change.pairs():
                 retyped = self.editor.column_type(o) != self.editor.column_type(n)
                 if retyped and (n.primary_key or n.unique) and (o.primary_key or o.unique):
@@ -93,6 +135,10 @@ class _Plan:
                     )
             out.append(main)
         return out + self.after
+
+    def online(self, level: int) -> tuple[str, ...]:
+        """Return the algorithms to ask for at ``level`` (none without safe_defaults)."""
+        return ALGORITHMS[level] if self.editor.online else ()
 
 
 def alter_statements(editor: MySQLEditor, change: TableChange) -> list[Any]:
@@ -203,18 +249,27 @@ def _columns(plan: _Plan) -> None:
     for o, n in change.pairs():
         after = editor.column_definition(n, keys=False)
         if o.name != n.name:
-            plan.clauses.append(f"CHANGE COLUMN {q(o.name)} {after}")
+            clause = f"CHANGE COLUMN {q(o.name)} {after}"
         elif editor.column_definition(o, keys=False) != after:
-            plan.clauses.append(f"MODIFY COLUMN {after}")
+            clause = f"MODIFY COLUMN {after}"
+        else:
+            continue
+        plan.clauses.append(clause)
+        if editor.column_type(o) != editor.column_type(n) or o.generated != n.generated:
+            plan.levels[clause] = COPY
+        else:
+            plan.levels[clause] = INPLACE if o.null != n.null else INSTANT
     for column in change.removed():
         plan.clauses.append(f"DROP COLUMN {q(column.name)}")
     for column in change.added():
         if column.name in change.fills:
             fill = editor.fill_sql(change.fills[column.name], column.kind)
             plan.clauses.append(f"ADD COLUMN {editor.column_definition(column, default=fill)}")
-            plan.after.append(
-                f"ALTER TABLE {table} MODIFY COLUMN {editor.column_definition(column, keys=False)};"
-            )
+            modify = f"MODIFY COLUMN {editor.column_definition(column, keys=False)}"
+            if editor.online:
+                plan.after.append(AlterTable(change.new.name, (modify,), q, ALGORITHMS[INSTANT]))
+            else:
+                plan.after.append(f"ALTER TABLE {table} {modify};")
         else:
             plan.clauses.append(f"ADD COLUMN {editor.column_definition(column)}")
 

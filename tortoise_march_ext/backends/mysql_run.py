@@ -99,6 +99,8 @@ class AlterTable:
     table: str
     clauses: tuple[Any, ...]
     quote: Any
+    # Online algorithms asked for in turn (``safe_defaults``); empty: the server chooses.
+    algorithms: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         shown = []
@@ -113,7 +115,11 @@ class AlterTable:
                 mysql_differs = True
             else:
                 shown.append(clause)
+        if self.algorithms:
+            shown.append(self.algorithms[0])
         text = f"ALTER TABLE {self.quote(self.table)} {', '.join(shown)};"
+        if len(self.algorithms) > 1:
+            text += f"\n-- {self.algorithms[1]} where the server has no INSTANT form of it"
         if mysql_differs:
             text += "\n-- on MySQL 8 a CHECK constraint is dropped with DROP CHECK"
         return text
@@ -138,10 +144,56 @@ class AlterTable:
                 rendered.append(f"DROP {verb} {self.quote(clause.name)}")
             else:
                 rendered.append(clause)
-        if rendered:
-            await conn.execute_script(
-                f"ALTER TABLE {self.quote(self.table)} {', '.join(rendered)};"
-            )
+        if not rendered:
+            return
+        sql = f"ALTER TABLE {self.quote(self.table)} {', '.join(rendered)}"
+        if not self.algorithms:
+            await conn.execute_script(f"{sql};")
+            return
+        reasons = []
+        for algorithm in self.algorithms:
+            try:
+                await conn.execute_script(f"{sql}, {algorithm};")
+                return
+            except Exception as exc:
+                if error_code(exc) not in ALGORITHM_REFUSED:
+                    raise
+                reasons.append(_last_args(exc))
+        raise OnlineRefused(
+            f"table {self.table}: the server cannot make this change without copying the table "
+            f"or blocking writes ({'; '.join(reasons)}); safe_defaults asks for online changes "
+            "only: run this migration at a quiet time with safe_defaults = false, or split the "
+            "change"
+        )
+
+
+# ER_ALTER_OPERATION_NOT_SUPPORTED(_REASON): the server refuses the ALGORITHM/LOCK asked for.
+ALGORITHM_REFUSED = (1845, 1846)
+
+
+def error_code(exc: BaseException) -> int | None:
+    """Return the server's error number in ``exc``'s chain (None when there is none)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        args = getattr(seen, "args", ())
+        if args and isinstance(args[0], int):
+            return args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _last_args(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        args = getattr(seen, "args", ())
+        if len(args) > 1 and isinstance(args[0], int):
+            return str(args[1])
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
+
+
+class OnlineRefused(StateError):
+    """The server would copy the table or block writes for a change asked to run online."""
 
 
 class RowsWithoutValue(StateError):
