@@ -298,8 +298,8 @@ def _add_constraints(plan: _Plan) -> None:
     for column in new.columns:
         if column.reference is None:
             continue
-        o = pairs.get(column.name)
-        if o is None or o.reference is None or _recreated(plan, o, column):
+        previous = pairs.get(column.name)
+        if previous is None or previous.reference is None or _recreated(plan, previous, column):
             plan.clauses.append(f"ADD {editor.foreign_key_definition(new, column)}")
 
 
@@ -324,6 +324,5 @@ def _implicit_indexes(plan: _Plan) -> None:
             before = implicit_index(editor, old, o)
             if before != name:
                 plan.clauses.append(f"RENAME INDEX {q(before)} TO {q(name)}")
-        elif had and not _recreated(plan, o, column):  # type: ignore[arg-type]
-            assert o is not None
+        elif had and o is not None and not _recreated(plan, o, column):
             plan.clauses.append(f"DROP INDEX {q(implicit_index(editor, old, o))}")

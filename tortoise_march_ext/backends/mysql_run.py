@@ -185,7 +185,7 @@ def error_code(exc: BaseException) -> int | None:
 def _last_args(exc: BaseException) -> str:
     seen: BaseException | None = exc
     while seen is not None:
-        args = getattr(seen, "args", ())
+        args: tuple[Any, ...] = tuple(getattr(seen, "args", ()))
         if len(args) > 1 and isinstance(args[0], int):
             return str(args[1])
         seen = seen.__cause__ or seen.__context__
