@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import _mysql_parts
-from tests.harness import Backend, Project
+from tests.harness import Backend, Project, assert_same
 from tests.scenarios import ID, model, models
 from tortoise_march_ext import commands
 from tortoise_march_ext.backends import editor_for
@@ -415,3 +415,35 @@ def test_concurrent_index_operations_run_without_locks() -> None:
     (drop,) = EDITOR.drop_index_concurrently("t", TableIndex("i", ("a",)))
     assert str(create) == "ALTER TABLE `t` ADD KEY `i` (`a`), ALGORITHM=INPLACE, LOCK=NONE;"
     assert str(drop) == "ALTER TABLE `t` DROP INDEX `i`, ALGORITHM=INPLACE, LOCK=NONE;"
+
+
+def _pet(table: str = "pet", options: str = "") -> str:
+    fk = f'owner = fields.ForeignKeyField("app.Owner", related_name="pets"{options})'
+    return model("Pet", f"{ID}\n{fk}", table=table)
+
+
+def test_foreign_keys_follow_renames_of_both_tables(mysql: Backend, tmp_path: Path) -> None:
+    # The target's rename leaves the key (and its index) named after the old target; later
+    # changes find them under the name the server has, not the one derived now.
+    owner, keeper = model("Owner", ID), model("Owner", ID, table="keeper")
+    versions = [
+        models(owner, _pet()),
+        models(keeper, _pet()),
+        models(keeper, _pet("animal")),
+        models(keeper, _pet("animal", ", on_delete=fields.RESTRICT")),
+        models(keeper, _pet("animal", ", db_index=True")),
+        models(keeper, _pet("animal")),
+        models(keeper, model("Pet", f"{ID}\nowner = fields.IntField()", table="animal")),
+    ]
+    project = Project(tmp_path, mysql)
+    for number, source in enumerate(versions, start=1):
+        project.write_models({"app": source})
+        project.makemigrations()
+        project.migrate()
+        if number == 1:
+            mysql.execute(project.url, "INSERT INTO owner (id) VALUES (1)")
+            mysql.execute(project.url, "INSERT INTO pet (id, owner_id) VALUES (1, 1)")
+        assert_same(project.schema(), project.reference_schema(), f"version {number}")
+    assert mysql.execute(project.url, "SELECT id, owner FROM animal") == [(1, 1)]
+    project.migrate("app", "zero")
+    assert project.schema() == {}

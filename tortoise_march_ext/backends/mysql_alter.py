@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex, TableUnique
 from .base import TableChange, matched
-from .mysql_run import AlterTable, DropCheck, DropForeignKey, WithReferences
+from .mysql_run import AlterTable, DropCheck, DropForeignKey, DropKeyIndex, WithReferences
 
 if TYPE_CHECKING:
     from .mysql import MySQLEditor
@@ -102,7 +102,7 @@ class _Plan:
         """Return how far from INSTANT the server may go for ``clause`` (see ALGORITHMS)."""
         if isinstance(clause, DropCheck):
             return INSTANT
-        if isinstance(clause, DropForeignKey):
+        if isinstance(clause, (DropForeignKey, DropKeyIndex)):
             return INPLACE
         if clause in self.levels:
             return self.levels[clause]
@@ -208,9 +208,11 @@ def _foreign_keys(plan: _Plan) -> None:
             )
         elif _recreated(plan, o, n):
             covered = n.name in new_leading
+            named = any(c.primary_key for c in new.columns)
+            rename = implicit_index(editor, new, n) if implicit and named else None
             plan.drop_keys.append(
                 DropForeignKey(
-                    new.name, o.name, editor.reference_name(old, o), implicit and covered
+                    new.name, o.name, editor.reference_name(old, o), implicit and covered, rename
                 )
             )
     for column in change.removed():
@@ -319,10 +321,15 @@ def _implicit_indexes(plan: _Plan) -> None:
         name = implicit_index(editor, new, column)
         if needs and not had:
             plan.clauses.append(f"ADD KEY {q(name)} ({q(column.name)})")
-        elif needs and had:
+        elif needs and had and not any(c.primary_key for c in new.columns):
+            # A through table's keys are unnamed; their indexes are named after the column.
             assert o is not None
             before = implicit_index(editor, old, o)
             if before != name:
                 plan.clauses.append(f"RENAME INDEX {q(before)} TO {q(name)}")
-        elif had and o is not None and not _recreated(plan, o, column):
-            plan.clauses.append(f"DROP INDEX {q(implicit_index(editor, old, o))}")
+        elif had and not needs and o is not None and not _recreated(plan, o, column):
+            guess = implicit_index(editor, old, o)
+            if any(c.primary_key for c in new.columns):
+                plan.clauses.append(DropKeyIndex(new.name, column.name, guess))
+            else:
+                plan.clauses.append(f"DROP INDEX {q(guess)}")

@@ -71,6 +71,18 @@ class DropForeignKey:
     column: str
     guess: str
     drop_index: bool = False
+    # The name the index the server made for the key gets (kept for the key added again).
+    rename_index: str | None = None
+
+
+@dataclass(frozen=True)
+class DropKeyIndex:
+    """``DROP INDEX`` of the index the server made for the foreign key on ``table.column``
+    (named like the key as the server has it), once another index serves the key."""
+
+    table: str
+    column: str
+    guess: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,13 @@ class AlterTable:
                 shown.append(f"DROP FOREIGN KEY {self.quote(clause.guess)}")
                 if clause.drop_index:
                     shown.append(f"DROP INDEX {self.quote(clause.guess)}")
+                elif clause.rename_index and clause.rename_index != clause.guess:
+                    shown.append(
+                        f"RENAME INDEX {self.quote(clause.guess)} TO "
+                        f"{self.quote(clause.rename_index)}"
+                    )
+            elif isinstance(clause, DropKeyIndex):
+                shown.append(f"DROP INDEX {self.quote(clause.guess)}")
             elif isinstance(clause, DropCheck):
                 shown.append(f"DROP CONSTRAINT {self.quote(clause.name)}")
                 mysql_differs = True
@@ -124,6 +143,10 @@ class AlterTable:
             text += "\n-- on MySQL 8 a CHECK constraint is dropped with DROP CHECK"
         return text
 
+    async def _has_index(self, conn: Any, name: str) -> bool:
+        _, found = await conn.execute_query(INDEX_NAMES, [self.table, name])
+        return bool(found)
+
     async def run(self, conn: Any, connection_for: Any = None) -> None:
         """Resolve the names and the server, then run the one statement."""
         server = None
@@ -134,10 +157,19 @@ class AlterTable:
                 for row in rows:
                     name = str(first_value(row))
                     rendered.append(f"DROP FOREIGN KEY {self.quote(name)}")
-                    if clause.drop_index:
-                        _, found = await conn.execute_query(INDEX_NAMES, [self.table, name])
-                        if found:
+                    wanted = clause.drop_index or clause.rename_index not in (None, name)
+                    if wanted and await self._has_index(conn, name):
+                        if clause.drop_index:
                             rendered.append(f"DROP INDEX {self.quote(name)}")
+                        else:
+                            target = self.quote(str(clause.rename_index))
+                            rendered.append(f"RENAME INDEX {self.quote(name)} TO {target}")
+            elif isinstance(clause, DropKeyIndex):
+                _, rows = await conn.execute_query(FK_NAMES, [self.table, clause.column])
+                for row in rows:
+                    name = str(first_value(row))
+                    if await self._has_index(conn, name):
+                        rendered.append(f"DROP INDEX {self.quote(name)}")
             elif isinstance(clause, DropCheck):
                 server = server or await server_of(conn)
                 verb = "CONSTRAINT" if server.mariadb else "CHECK"
