@@ -447,3 +447,10 @@ def test_foreign_keys_follow_renames_of_both_tables(mysql: Backend, tmp_path: Pa
     assert mysql.execute(project.url, "SELECT id, owner FROM animal") == [(1, 1)]
     project.migrate("app", "zero")
     assert project.schema() == {}
+
+
+def test_an_unknown_dialect_names_the_supported_ones() -> None:
+    from tortoise_march_ext.exceptions import DatabaseError
+
+    with pytest.raises(DatabaseError, match="'mssql' is not supported yet; use PostgreSQL, MySQL"):
+        editor_for("mssql")
