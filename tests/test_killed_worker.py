@@ -139,6 +139,11 @@ def state_of(backend: Backend, url: str) -> dict[str, Any]:
     """Return the recorder rows (duplicates kept) and the migration's table rows (None: absent)."""
     if backend.name == "postgres":
         exists = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '{}'"
+    elif backend.name == "mysql":
+        exists = (
+            "SELECT count(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}'"
+        )
     else:
         exists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{}'"
 

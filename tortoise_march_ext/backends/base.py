@@ -156,6 +156,10 @@ class SchemaEditor:
     check_sql = "CONSTRAINT {name} CHECK ({check})"
     references_sql = " REFERENCES {table} ({column}) ON DELETE {on_delete}"
 
+    def configure(self, config: Any) -> None:
+        """Take the settings of the project's config that change this backend's SQL (none
+        here; MySQL's ``safe_defaults`` asks for online ALTER TABLE algorithms)."""
+
     # -- quoting and literals ------------------------------------------------------------------
     def quote(self, name: str) -> str:
         """Quote an identifier as the database stores it; the only way identifiers enter SQL."""

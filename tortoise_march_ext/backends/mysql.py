@@ -22,7 +22,7 @@ from ..exceptions import StateError
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange
-from .mysql_run import ByServer, PinnedConnection, RowsCheck
+from .mysql_run import AlterTable, ByServer, PinnedConnection, RowsCheck
 
 # MySQL and MariaDB refuse identifiers longer than 64 characters (they are not cut).
 MYSQL_NAME_CHARS = 64
@@ -33,6 +33,7 @@ STRICT_MODES = (
     "ERROR_FOR_DIVISION_BY_ZERO",
 )
 OWN_INDEX_TYPES = ("FULLTEXT", "SPATIAL")
+INPLACE = ("ALGORITHM=INPLACE, LOCK=NONE",)
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT, for row locks and metadata locks alike
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?$")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -114,6 +115,14 @@ class MySQLEditor(SchemaEditor):
                 "shorter name"
             )
         return super().quote(name)
+
+    def __init__(self) -> None:
+        # safe_defaults: ALTER TABLE asks for ALGORITHM=INSTANT / INPLACE, LOCK=NONE.
+        self.online = False
+
+    def configure(self, config: Any) -> None:
+        """Take ``safe_defaults`` from the project's config: changes then run online or fail."""
+        self.online = bool(getattr(config, "safe_defaults", False))
 
     # -- literals -----------------------------------------------------------------------------
     def quote_string(self, text: str) -> str:
@@ -259,6 +268,15 @@ class MySQLEditor(SchemaEditor):
     def drop_index(self, table: str, index: TableIndex) -> str:
         """Return ``DROP INDEX name ON table``."""
         return f"DROP INDEX {self.quote(index.name)} ON {self.quote(table)};"
+
+    def create_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return ADD KEY asking for ``ALGORITHM=INPLACE, LOCK=NONE``: built while writes go
+        on, or refused at once where the server cannot (a FULLTEXT or SPATIAL index)."""
+        return [AlterTable(table, (f"ADD {self.index_definition(index)}",), self.quote, INPLACE)]
+
+    def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return DROP INDEX asking for ``ALGORITHM=INPLACE, LOCK=NONE``."""
+        return [AlterTable(table, (f"DROP INDEX {self.quote(index.name)}",), self.quote, INPLACE)]
 
     def alter_table(self, change: TableChange) -> list[Any]:
         """Return the statements that turn ``change.old`` into ``change.new`` (see
