@@ -126,7 +126,12 @@ class CliProject:
 
     def snapshot(self) -> Snapshot:
         """Return tables (with columns), recorder rows and migration files as they are now."""
-        tables, recorded = _pg_read(self.database_url) if self.is_postgres else self._sqlite_read()
+        if self.is_postgres:
+            tables, recorded = _pg_read(self.database_url)
+        elif self.database_url.startswith("mysql://"):
+            tables, recorded = asyncio.run(_mysql_read(self.database_url))
+        else:
+            tables, recorded = self._sqlite_read()
         return Snapshot(tables, recorded, self.files())
 
     def files(self) -> dict[str, str]:
@@ -172,6 +177,32 @@ class CliProject:
             return tables, recorded
         finally:
             conn.close()
+
+
+async def _mysql_read(url: str) -> tuple[dict[str, list[str]], list[tuple[str, str, str]]]:
+    import asyncmy
+
+    from tests.conftest import _mysql_parts
+
+    conn = await asyncmy.connect(**_mysql_parts(), db=url.rsplit("/", 1)[1], connect_timeout=10)
+    try:
+        async with conn.cursor() as cursor:
+            await cursor.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
+            )
+            tables: dict[str, list[str]] = {}
+            for table, column in await cursor.fetchall():
+                tables.setdefault(table, []).append(column)
+            recorded: list[tuple[str, str, str]] = []
+            if RECORDER in tables:
+                await cursor.execute(
+                    f"SELECT app, name, checksum FROM {RECORDER} ORDER BY app, name"
+                )
+                recorded = [tuple(r) for r in await cursor.fetchall()]  # type: ignore[misc]
+        return tables, recorded
+    finally:
+        conn.close()
 
 
 def _pg_read(url: str) -> tuple[dict[str, list[str]], list[tuple[str, str, str]]]:

@@ -149,13 +149,16 @@ def pg_url() -> Iterator[str]:
         drop_pg_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Yield each backend the harness drives (PostgreSQL required in CI), cleaned up after."""
+    """Yield each backend the harness drives (PostgreSQL and MySQL/MariaDB required in CI),
+    cleaned up after."""
     from tests.harness import Backend
 
     if request.param == "postgres":
         require_postgres()
+    if request.param == "mysql":
+        require_mysql()
     made = Backend(request.param, tmp_path)
     yield made
     made.cleanup()

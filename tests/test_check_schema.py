@@ -55,6 +55,10 @@ def test_changes_by_hand_are_reported_one_line_each(tmp_path: Path, backend: Bac
         backend.execute(url, "ALTER TABLE tag ALTER COLUMN label TYPE varchar(60)")
         backend.execute(url, f'DROP INDEX "{index}"')
         backend.execute(url, "ALTER TABLE company ADD CONSTRAINT named CHECK (length(name) > 0)")
+    elif backend.name == "mysql":
+        backend.execute(url, "ALTER TABLE tag MODIFY COLUMN label VARCHAR(60) NOT NULL")
+        backend.execute(url, f"DROP INDEX `{index}` ON contact")
+        backend.execute(url, "ALTER TABLE company ADD CONSTRAINT named CHECK (length(name) > 0)")
     else:
         rebuild_sqlite_table(project, "tag", "VARCHAR(50)", "VARCHAR(60)")
         backend.execute(url, f'DROP INDEX "{index}"')
@@ -169,8 +173,8 @@ def test_an_unknown_app_is_one_line(tmp_path: Path) -> None:
 def test_a_table_and_a_column_missing_are_reported(tmp_path: Path, backend: Backend) -> None:
     project = migrated(tmp_path, backend)
     url = project.database_url
-    backend.execute(url, 'DROP TABLE "contact_tag"')
-    backend.execute(url, 'ALTER TABLE "contact" ADD COLUMN "phone" VARCHAR(20)')
+    backend.execute(url, "DROP TABLE contact_tag")
+    backend.execute(url, "ALTER TABLE contact ADD COLUMN phone VARCHAR(20)")
     result = project.run("check", "--schema")
     assert result.returncode == 1, show(result)
     assert result.stdout.splitlines() == [

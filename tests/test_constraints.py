@@ -230,6 +230,10 @@ def test_partial_unique_constraint_is_a_unique_index_with_a_condition(backend: B
         "march_constraints = (march.UniqueConstraint(fields=('email',), name='one_active_email',"
         " condition='active'),)",
     )
+    if backend.name == "mysql":
+        with pytest.raises(MarchError, match="one_active_email has a condition.*no partial"):
+            migrated(backend, member)
+        return
     project = migrated(backend, member)
     true, false = ("TRUE", "FALSE") if backend.name == "postgres" else ("1", "0")
     rows = f"INSERT INTO member (email, active) VALUES ('a@x', {false}), ('a@x', {false})"
@@ -366,6 +370,10 @@ def test_march_index_include_and_condition_on_either_backend(backend: Backend) -
         "indexes = (march.Index(fields=('title',), include=('score',), condition='score > 0',"
         " name='doc_title_cover', index_type='btree'),)",
     )
+    if backend.name == "mysql":
+        with pytest.raises(MarchError, match="doc_title_cover has a condition.*no partial"):
+            migrated(backend, doc)
+        return
     project = migrated(backend, doc)
     assert_same(project.schema(), project.reference_schema(), "march.Index")
 

@@ -185,3 +185,25 @@ def test_a_long_name_is_accepted_by_the_server() -> None:
     name = mysql_lock_name("d" * 64)
     rows = fetch("SELECT GET_LOCK(%s, 0), RELEASE_LOCK(%s)", name, name)
     assert rows == [(1, 1)]
+
+
+def test_eight_processes_start_the_contacts_example_at_once(mysql_url: str, tmp_path: Path) -> None:
+    from tests.test_concurrency import CONTACT_TABLES, PROCESSES, migrate_at_once
+    from tests.test_examples import INITIAL, copy_example
+
+    folder = copy_example("contacts_app", tmp_path)
+    outcomes = migrate_at_once(folder, mysql_url, tmp_path / "barrier")
+    assert len(outcomes) == PROCESSES
+    failures = [o for o in outcomes if o.returncode != 0 or o.stderr.strip()]
+    assert not failures, "\n\n".join(f"exit {o.returncode}\n{o.stderr}" for o in failures)
+    applied = [o.report["applied"] for o in outcomes if o.report["applied"]]
+    assert applied == [["contacts.0001_initial"]], [o.report for o in outcomes]
+    database = database_of(mysql_url)
+    recorded = fetch(f"SELECT app, name FROM `{database}`.tortoise_march_migrations")
+    assert [tuple(r) for r in recorded] == [tuple(k) for k in INITIAL]
+    tables = fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", database
+    )
+    assert CONTACT_TABLES <= {r[0] for r in tables}
+    assert fetch(f"SELECT COUNT(*) FROM `{database}`.tortoise_march_progress") == [(0,)]
+    assert lock_holder(mysql_url) is None

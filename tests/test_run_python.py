@@ -80,9 +80,15 @@ def test_historical_models_work_across_a_rename_both_ways(project: Project) -> N
 
 def test_failing_python_keeps_nothing_of_its_migration(project: Project) -> None:
     write(project, extra='raise ValueError("bad data")')
-    with pytest.raises(MigrationFailed, match="bad data"):
+    with pytest.raises(MigrationFailed, match="bad data") as failed:
         project.migrate()
-    assert rows(project, "phone") == [("555",)]
+    if project.backend.name == "mysql":
+        # MySQL has committed the rename (no transactional DDL); the Python code's writes are
+        # rolled back and the migration is left marked as stopped half-way.
+        assert "--resolve applied" in str(failed.value)
+        assert rows(project, "mobile") == [("555",)]
+    else:
+        assert rows(project, "phone") == [("555",)]
     recorded = "SELECT name FROM tortoise_march_migrations"
     assert project.backend.execute(project.url, recorded) == [("0001_initial",)]
 

@@ -1,5 +1,6 @@
 """The correctness bar: makemigrations + migrate after each model version builds exactly the schema
-``Tortoise.generate_schemas()`` builds, on SQLite, PostgreSQL and MySQL/MariaDB; rows survive; zero and back work.
+``Tortoise.generate_schemas()`` builds, on SQLite, PostgreSQL and MySQL/MariaDB; rows survive;
+zero and back work.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from . import commands
-from .commands.migrate import FakeInitialRefused, Progress
+from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     mig.add_argument("--plan", action="store_true", help="print the steps instead")
     mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
+    mig.add_argument(
+        "--resolve",
+        metavar="applied|unapplied",
+        help="clear the mark of APP NAME, which stopped half-way (no transactional DDL), after "
+        "fixing the database by hand: record it as applied or as unapplied",
+    )
 
     show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
     show.add_argument("app", nargs="?", metavar="APP")
@@ -170,13 +176,15 @@ async def _makemigrations(args: argparse.Namespace) -> int:
 def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
     for step in result.steps:
         if sql:
-            _out(f"-- {step.describe()}")
+            note = f" ({step.dialect_note})" if step.dialect_note else ""
+            _out(f"-- {step.describe()}{note}")
             for operation, statements in step.statements:
                 _out(f"-- {operation.describe()}")
                 for statement in statements:
                     _out(str(statement))
         else:
-            _out(f"{step.describe()}")
+            note = f"  ({step.dialect_note})" if step.dialect_note else ""
+            _out(f"{step.describe()}{note}")
             for operation, _ in step.statements:
                 _out(f"    {operation.describe()}")
 
@@ -188,9 +196,23 @@ def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | Non
     return app, name
 
 
+async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> int:
+    others = [f"--{n.replace('_', '-')}" for n in ("fake", "fake_initial", "sql", "plan", "check")]
+    given = [flag for flag in others if getattr(args, flag[2:].replace("-", "_"))]
+    if given or not (args.app and args.target) or args.target == "zero":
+        raise ConfigError(
+            "--resolve needs APP NAME (the migration that stopped half-way) and no "
+            f"{', '.join(given) or 'other option'}: migrate APP NAME --resolve applied|unapplied"
+        )
+    _out(await resolve(config, args.app, args.target, args.resolve))
+    return EXIT_OK
+
+
 async def _migrate(args: argparse.Namespace) -> int:
     args.app, args.target = _split_app(args.app, args.target)
     config = commands.load_config(config=args.config, location=args.location)
+    if args.resolve is not None:
+        return await _resolve(args, config)
     dry = args.sql or args.plan or args.check
     try:
         result = await commands.migrate(
@@ -250,6 +272,8 @@ async def _sqlmigrate(args: argparse.Namespace) -> int:
         args.name,
         backwards=args.backwards,
     )
+    if step.dialect_note:
+        _out(f"-- {step.describe()} ({step.dialect_note})")
     for _, statements in step.statements:
         for statement in statements:
             _out(str(statement))

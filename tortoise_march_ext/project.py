@@ -77,7 +77,9 @@ class Project:
 
     def editor(self, app: str) -> SchemaEditor:
         """Return the schema editor of ``app``'s backend."""
-        return editor_for(self.client(app).capabilities.dialect)
+        editor = editor_for(self.client(app).capabilities.dialect)
+        editor.configure(self.config)
+        return editor
 
     def recorder(self, app: str) -> Recorder:
         """Return the recorder of ``app``'s connection (one per connection)."""

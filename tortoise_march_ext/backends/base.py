@@ -116,6 +116,10 @@ class SchemaEditor:
 
     dialect: ClassVar[str] = "sql"
     can_rollback_ddl: ClassVar[bool] = True
+    # Whether DDL runs inside a transaction that can roll it back (PostgreSQL, SQLite). Where it
+    # cannot (MySQL), the executor marks each migration as started in a sidecar table
+    # (backends/progress.py) before its first statement and clears the mark after its last.
+    transactional_ddl: ClassVar[bool] = True
     supports_comments: ClassVar[bool] = False
     types: ClassVar[dict[str, str]] = {}
     # Field kinds this dialect has no type for, and the database they need (for the message).
@@ -151,6 +155,10 @@ class SchemaEditor:
     unique_sql = "CONSTRAINT {name} UNIQUE ({columns})"
     check_sql = "CONSTRAINT {name} CHECK ({check})"
     references_sql = " REFERENCES {table} ({column}) ON DELETE {on_delete}"
+
+    def configure(self, config: Any) -> None:
+        """Take the settings of the project's config that change this backend's SQL (none
+        here; MySQL's ``safe_defaults`` asks for online ALTER TABLE algorithms)."""
 
     # -- quoting and literals ------------------------------------------------------------------
     def quote(self, name: str) -> str:

@@ -11,6 +11,7 @@ SQL mode, so the server never invents a value for a row.
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from ..exceptions import StateError
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex
 from .base import RECORDER_TABLE, SchemaEditor, TableChange
-from .mysql_run import ByServer, PinnedConnection, RowsCheck
+from .mysql_run import AlterTable, ByServer, PinnedConnection, RowsCheck
 
 # MySQL and MariaDB refuse identifiers longer than 64 characters (they are not cut).
 MYSQL_NAME_CHARS = 64
@@ -31,9 +32,24 @@ STRICT_MODES = (
     "NO_ZERO_IN_DATE",
     "ERROR_FOR_DIVISION_BY_ZERO",
 )
+OWN_INDEX_TYPES = ("FULLTEXT", "SPATIAL")
+INPLACE = ("ALGORITHM=INPLACE, LOCK=NONE",)
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT, for row locks and metadata locks alike
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?$")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class _RecorderExists(logging.Filter):
+    """Drop the driver's log line for the note ``CREATE TABLE IF NOT EXISTS`` of the recorder
+    (and other tables of this package) raises each time the table is already there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OUR_TABLE_EXISTS.match(record.getMessage())
+
+
+_OUR_TABLE_EXISTS = re.compile(r"^Table 'tortoise_march_\w*' already exists$")
+for _driver in ("asyncmy", "aiomysql"):
+    logging.getLogger(_driver).addFilter(_RecorderExists())
 
 
 def fk_name(table: str, column: str, target: str, target_column: str) -> str:
@@ -55,6 +71,8 @@ class MySQLEditor(SchemaEditor):
 
     dialect = "mysql"
     can_rollback_ddl = False
+    # Read by the non-transactional migration marks (each DDL statement commits).
+    transactional_ddl: ClassVar[bool] = False
     supports_comments = True
     quote_char = "`"
     charset = "utf8mb4"
@@ -97,6 +115,14 @@ class MySQLEditor(SchemaEditor):
                 "shorter name"
             )
         return super().quote(name)
+
+    def __init__(self) -> None:
+        # safe_defaults: ALTER TABLE asks for ALGORITHM=INSTANT / INPLACE, LOCK=NONE.
+        self.online = False
+
+    def configure(self, config: Any) -> None:
+        """Take ``safe_defaults`` from the project's config: changes then run online or fail."""
+        self.online = bool(getattr(config, "safe_defaults", False))
 
     # -- literals -----------------------------------------------------------------------------
     def quote_string(self, text: str) -> str:
@@ -190,12 +216,19 @@ class MySQLEditor(SchemaEditor):
 
     # -- tables and indexes -------------------------------------------------------------------
     def index_definition(self, index: TableIndex) -> str:
-        """Return ``[UNIQUE |FULLTEXT |SPATIAL ]KEY name (columns)`` for CREATE/ALTER TABLE."""
-        kind = (
-            "UNIQUE "
-            if index.unique
-            else (f"{index.index_type.upper()} " if index.index_type else "")
-        )
+        """Return ``[UNIQUE |FULLTEXT |SPATIAL ]KEY name (columns)`` for CREATE/ALTER TABLE.
+
+        As in Tortoise, only MySQL's own index kinds (FULLTEXT, SPATIAL) are written; a method
+        such as btree or hash is the server's choice, and INCLUDE columns are left out. A
+        partial index (a condition) does not exist in MySQL: it is refused."""
+        if index.condition:
+            raise StateError(
+                f"mysql: index {index.name} has a condition (WHERE {index.condition}), and "
+                "MySQL and MariaDB have no partial indexes; drop the condition (or the index) "
+                "from the model, or migrate a PostgreSQL or SQLite database"
+            )
+        kind = index.index_type.upper() if index.index_type.upper() in OWN_INDEX_TYPES else ""
+        kind = "UNIQUE " if index.unique else (f"{kind} " if kind else "")
         parts = [self.quote(c) for c in index.columns] or list(index.expressions)
         return f"{kind}KEY {self.quote(index.name)} ({', '.join(parts)})"
 
@@ -235,6 +268,15 @@ class MySQLEditor(SchemaEditor):
     def drop_index(self, table: str, index: TableIndex) -> str:
         """Return ``DROP INDEX name ON table``."""
         return f"DROP INDEX {self.quote(index.name)} ON {self.quote(table)};"
+
+    def create_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return ADD KEY asking for ``ALGORITHM=INPLACE, LOCK=NONE``: built while writes go
+        on, or refused at once where the server cannot (a FULLTEXT or SPATIAL index)."""
+        return [AlterTable(table, (f"ADD {self.index_definition(index)}",), self.quote, INPLACE)]
+
+    def drop_index_concurrently(self, table: str, index: TableIndex) -> list[Any]:
+        """Return DROP INDEX asking for ``ALGORITHM=INPLACE, LOCK=NONE``."""
+        return [AlterTable(table, (f"DROP INDEX {self.quote(index.name)}",), self.quote, INPLACE)]
 
     def alter_table(self, change: TableChange) -> list[Any]:
         """Return the statements that turn ``change.old`` into ``change.new`` (see

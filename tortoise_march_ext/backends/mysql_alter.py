@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex, TableUnique
 from .base import TableChange, matched
-from .mysql_run import AlterTable, DropCheck, DropForeignKey, WithReferences
+from .mysql_run import AlterTable, DropCheck, DropForeignKey, DropKeyIndex, WithReferences
 
 if TYPE_CHECKING:
     from .mysql import MySQLEditor
@@ -60,6 +60,17 @@ def _index_key(index: TableIndex) -> tuple[Any, ...]:
     return (index.columns, index.expressions, index.unique, index.index_type, index.condition)
 
 
+# How an ALTER TABLE may run without copying the table or blocking writes: the algorithms to
+# ask for in turn (a server refusing INSTANT may still do INPLACE without locks); a change
+# that copies the table gets none (lint flags it instead).
+INSTANT, INPLACE, COPY = 0, 1, 2
+ALGORITHMS: dict[int, tuple[str, ...]] = {
+    INSTANT: ("ALGORITHM=INSTANT", "ALGORITHM=INPLACE, LOCK=NONE"),
+    INPLACE: ("ALGORITHM=INPLACE, LOCK=NONE",),
+    COPY: (),
+}
+
+
 class _Plan:
     """The clauses of one change, collected in the order they are written."""
 
@@ -71,20 +82,51 @@ class _Plan:
         self.drop_keys: list[Any] = []
         self.clauses: list[Any] = []
         self.after: list[Any] = []
+        self.levels: dict[str, int] = {}
         empty: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
         self.uniques, self.indexes, self.checks = empty, empty, empty
+
+    def alter(self, clauses: list[Any]) -> Any:
+        """Return one ALTER TABLE of ``clauses``: plain text where nothing needs the server;
+        with ``safe_defaults`` (``editor.online``) asking for the online algorithm the clauses
+        allow, so the server refuses rather than copies the table."""
+        table = self.change.new.name
+        algorithms: tuple[str, ...] = ()
+        if self.editor.online:
+            algorithms = ALGORITHMS[max(self.level_of(c, clauses) for c in clauses)]
+        if not algorithms and all(isinstance(c, str) for c in clauses):
+            return f"ALTER TABLE {self.q(table)} {', '.join(clauses)};"
+        return AlterTable(table, tuple(clauses), self.q, algorithms)
+
+    def level_of(self, clause: Any, clauses: list[Any]) -> int:
+        """Return how far from INSTANT the server may go for ``clause`` (see ALGORITHMS)."""
+        if isinstance(clause, DropCheck):
+            return INSTANT
+        if isinstance(clause, (DropForeignKey, DropKeyIndex)):
+            return INPLACE
+        if clause in self.levels:
+            return self.levels[clause]
+        text = str(clause)
+        if text.startswith(("COMMENT =", "RENAME INDEX", "DROP COLUMN")):
+            return INSTANT
+        if text.startswith(("DROP INDEX", "ADD PRIMARY KEY", "ADD UNIQUE KEY", "ADD KEY")):
+            return INPLACE
+        if text == "DROP PRIMARY KEY":
+            adds = any("PRIMARY KEY" in str(c) and str(c).startswith("ADD") for c in clauses)
+            return INPLACE if adds else COPY
+        if text.startswith("ADD COLUMN"):
+            if "AUTO_INCREMENT" in text or "PRIMARY KEY" in text:
+                return COPY
+            return INPLACE if " UNIQUE" in text else INSTANT
+        return COPY
 
     def statements(self) -> list[Any]:
         table = self.change.new.name
         out = list(self.before)
         if self.drop_keys:
-            out.append(AlterTable(table, tuple(self.drop_keys), self.q))
+            out.append(AlterTable(table, tuple(self.drop_keys), self.q, self.online(INPLACE)))
         if self.clauses:
-            main: Any
-            if all(isinstance(c, str) for c in self.clauses):
-                main = f"ALTER TABLE {self.q(table)} {', '.join(self.clauses)};"
-            else:
-                main = AlterTable(table, tuple(self.clauses), self.q)
+            main: Any = self.alter(self.clauses)
             for o, n in self.change.pairs():
                 retyped = self.editor.column_type(o) != self.editor.column_type(n)
                 if retyped and (n.primary_key or n.unique) and (o.primary_key or o.unique):
@@ -93,6 +135,10 @@ class _Plan:
                     )
             out.append(main)
         return out + self.after
+
+    def online(self, level: int) -> tuple[str, ...]:
+        """Return the algorithms to ask for at ``level`` (none without safe_defaults)."""
+        return ALGORITHMS[level] if self.editor.online else ()
 
 
 def alter_statements(editor: MySQLEditor, change: TableChange) -> list[Any]:
@@ -162,9 +208,11 @@ def _foreign_keys(plan: _Plan) -> None:
             )
         elif _recreated(plan, o, n):
             covered = n.name in new_leading
+            named = any(c.primary_key for c in new.columns)
+            rename = implicit_index(editor, new, n) if implicit and named else None
             plan.drop_keys.append(
                 DropForeignKey(
-                    new.name, o.name, editor.reference_name(old, o), implicit and covered
+                    new.name, o.name, editor.reference_name(old, o), implicit and covered, rename
                 )
             )
     for column in change.removed():
@@ -203,18 +251,27 @@ def _columns(plan: _Plan) -> None:
     for o, n in change.pairs():
         after = editor.column_definition(n, keys=False)
         if o.name != n.name:
-            plan.clauses.append(f"CHANGE COLUMN {q(o.name)} {after}")
+            clause = f"CHANGE COLUMN {q(o.name)} {after}"
         elif editor.column_definition(o, keys=False) != after:
-            plan.clauses.append(f"MODIFY COLUMN {after}")
+            clause = f"MODIFY COLUMN {after}"
+        else:
+            continue
+        plan.clauses.append(clause)
+        if editor.column_type(o) != editor.column_type(n) or o.generated != n.generated:
+            plan.levels[clause] = COPY
+        else:
+            plan.levels[clause] = INPLACE if o.null != n.null else INSTANT
     for column in change.removed():
         plan.clauses.append(f"DROP COLUMN {q(column.name)}")
     for column in change.added():
         if column.name in change.fills:
             fill = editor.fill_sql(change.fills[column.name], column.kind)
             plan.clauses.append(f"ADD COLUMN {editor.column_definition(column, default=fill)}")
-            plan.after.append(
-                f"ALTER TABLE {table} MODIFY COLUMN {editor.column_definition(column, keys=False)};"
-            )
+            modify = f"MODIFY COLUMN {editor.column_definition(column, keys=False)}"
+            if editor.online:
+                plan.after.append(AlterTable(change.new.name, (modify,), q, ALGORITHMS[INSTANT]))
+            else:
+                plan.after.append(f"ALTER TABLE {table} {modify};")
         else:
             plan.clauses.append(f"ADD COLUMN {editor.column_definition(column)}")
 
@@ -243,8 +300,8 @@ def _add_constraints(plan: _Plan) -> None:
     for column in new.columns:
         if column.reference is None:
             continue
-        o = pairs.get(column.name)
-        if o is None or o.reference is None or _recreated(plan, o, column):
+        previous = pairs.get(column.name)
+        if previous is None or previous.reference is None or _recreated(plan, previous, column):
             plan.clauses.append(f"ADD {editor.foreign_key_definition(new, column)}")
 
 
@@ -264,11 +321,15 @@ def _implicit_indexes(plan: _Plan) -> None:
         name = implicit_index(editor, new, column)
         if needs and not had:
             plan.clauses.append(f"ADD KEY {q(name)} ({q(column.name)})")
-        elif needs and had:
+        elif needs and had and not any(c.primary_key for c in new.columns):
+            # A through table's keys are unnamed; their indexes are named after the column.
             assert o is not None
             before = implicit_index(editor, old, o)
             if before != name:
                 plan.clauses.append(f"RENAME INDEX {q(before)} TO {q(name)}")
-        elif had and not _recreated(plan, o, column):  # type: ignore[arg-type]
-            assert o is not None
-            plan.clauses.append(f"DROP INDEX {q(implicit_index(editor, old, o))}")
+        elif had and not needs and o is not None and not _recreated(plan, o, column):
+            guess = implicit_index(editor, old, o)
+            if any(c.primary_key for c in new.columns):
+                plan.clauses.append(DropKeyIndex(new.name, column.name, guess))
+            else:
+                plan.clauses.append(f"DROP INDEX {q(guess)}")

@@ -71,6 +71,18 @@ class DropForeignKey:
     column: str
     guess: str
     drop_index: bool = False
+    # The name the index the server made for the key gets (kept for the key added again).
+    rename_index: str | None = None
+
+
+@dataclass(frozen=True)
+class DropKeyIndex:
+    """``DROP INDEX`` of the index the server made for the foreign key on ``table.column``
+    (named like the key as the server has it), once another index serves the key."""
+
+    table: str
+    column: str
+    guess: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class AlterTable:
     table: str
     clauses: tuple[Any, ...]
     quote: Any
+    # Online algorithms asked for in turn (``safe_defaults``); empty: the server chooses.
+    algorithms: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         shown = []
@@ -108,15 +122,30 @@ class AlterTable:
                 shown.append(f"DROP FOREIGN KEY {self.quote(clause.guess)}")
                 if clause.drop_index:
                     shown.append(f"DROP INDEX {self.quote(clause.guess)}")
+                elif clause.rename_index and clause.rename_index != clause.guess:
+                    shown.append(
+                        f"RENAME INDEX {self.quote(clause.guess)} TO "
+                        f"{self.quote(clause.rename_index)}"
+                    )
+            elif isinstance(clause, DropKeyIndex):
+                shown.append(f"DROP INDEX {self.quote(clause.guess)}")
             elif isinstance(clause, DropCheck):
                 shown.append(f"DROP CONSTRAINT {self.quote(clause.name)}")
                 mysql_differs = True
             else:
                 shown.append(clause)
+        if self.algorithms:
+            shown.append(self.algorithms[0])
         text = f"ALTER TABLE {self.quote(self.table)} {', '.join(shown)};"
+        if len(self.algorithms) > 1:
+            text += f"\n-- {self.algorithms[1]} where the server has no INSTANT form of it"
         if mysql_differs:
             text += "\n-- on MySQL 8 a CHECK constraint is dropped with DROP CHECK"
         return text
+
+    async def _has_index(self, conn: Any, name: str) -> bool:
+        _, found = await conn.execute_query(INDEX_NAMES, [self.table, name])
+        return bool(found)
 
     async def run(self, conn: Any, connection_for: Any = None) -> None:
         """Resolve the names and the server, then run the one statement."""
@@ -128,20 +157,75 @@ class AlterTable:
                 for row in rows:
                     name = str(first_value(row))
                     rendered.append(f"DROP FOREIGN KEY {self.quote(name)}")
-                    if clause.drop_index:
-                        _, found = await conn.execute_query(INDEX_NAMES, [self.table, name])
-                        if found:
+                    wanted = clause.drop_index or clause.rename_index not in (None, name)
+                    if wanted and await self._has_index(conn, name):
+                        if clause.drop_index:
                             rendered.append(f"DROP INDEX {self.quote(name)}")
+                        else:
+                            target = self.quote(str(clause.rename_index))
+                            rendered.append(f"RENAME INDEX {self.quote(name)} TO {target}")
+            elif isinstance(clause, DropKeyIndex):
+                _, rows = await conn.execute_query(FK_NAMES, [self.table, clause.column])
+                for row in rows:
+                    name = str(first_value(row))
+                    if await self._has_index(conn, name):
+                        rendered.append(f"DROP INDEX {self.quote(name)}")
             elif isinstance(clause, DropCheck):
                 server = server or await server_of(conn)
                 verb = "CONSTRAINT" if server.mariadb else "CHECK"
                 rendered.append(f"DROP {verb} {self.quote(clause.name)}")
             else:
                 rendered.append(clause)
-        if rendered:
-            await conn.execute_script(
-                f"ALTER TABLE {self.quote(self.table)} {', '.join(rendered)};"
-            )
+        if not rendered:
+            return
+        sql = f"ALTER TABLE {self.quote(self.table)} {', '.join(rendered)}"
+        if not self.algorithms:
+            await conn.execute_script(f"{sql};")
+            return
+        reasons = []
+        for algorithm in self.algorithms:
+            try:
+                await conn.execute_script(f"{sql}, {algorithm};")
+                return
+            except Exception as exc:
+                if error_code(exc) not in ALGORITHM_REFUSED:
+                    raise
+                reasons.append(_last_args(exc))
+        raise OnlineRefused(
+            f"table {self.table}: the server cannot make this change without copying the table "
+            f"or blocking writes ({'; '.join(reasons)}); safe_defaults asks for online changes "
+            "only: run this migration at a quiet time with safe_defaults = false, or split the "
+            "change"
+        )
+
+
+# ER_ALTER_OPERATION_NOT_SUPPORTED(_REASON): the server refuses the ALGORITHM/LOCK asked for.
+ALGORITHM_REFUSED = (1845, 1846)
+
+
+def error_code(exc: BaseException) -> int | None:
+    """Return the server's error number in ``exc``'s chain (None when there is none)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        args = getattr(seen, "args", ())
+        if args and isinstance(args[0], int):
+            return args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _last_args(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        args: tuple[Any, ...] = tuple(getattr(seen, "args", ()))
+        if len(args) > 1 and isinstance(args[0], int):
+            return str(args[1])
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
+
+
+class OnlineRefused(StateError):
+    """The server would copy the table or block writes for a change asked to run online."""
 
 
 class RowsWithoutValue(StateError):

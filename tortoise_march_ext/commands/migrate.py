@@ -1,4 +1,8 @@
-"""migrate, showmigrations, sqlmigrate and check: what the database has applied, and changing it."""
+"""migrate, showmigrations, sqlmigrate and check: what the database has applied, and changing it.
+
+Also ``migrate APP NAME --resolve applied|unapplied`` (:func:`resolve`): clear the mark of a
+migration that stopped half-way on a backend without transactional DDL.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from ..engine.executor import Progress as Progress  # re-exported for the CLI
 from ..engine.executor import Step, backwards_plan, forwards_plan, replay
 from ..engine.legacy import rewrite_legacy
 from ..engine.replacements import Legacy, check_applied, recorded_matches, replaced_by
-from ..exceptions import DatabaseError, GraphError
+from ..exceptions import ConfigError, DatabaseError, GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
-from ..runtime.ensure import migration_lock
+from ..runtime.ensure import half_applied_marks, migration_lock, refuse_half_applied_marks
 
 Key = tuple[str, str]
 
@@ -128,6 +132,7 @@ async def migrate(
         steps, legacy = _plan(project, app, target, await project.applied())
         if sql or plan:
             return MigrateResult(steps, applied=False)
+        await refuse_half_applied_marks(project, project.apps)
         await rewrite_legacy(project.recorder, legacy)
         if not steps:
             return MigrateResult(steps, applied=False)
@@ -138,6 +143,67 @@ async def migrate(
                 await project.executor().run(group, fake=fake_group, progress=progress)
         warnings = await fake_warnings(project, steps) if fake else []
         return MigrateResult(steps, bool(steps), faked if not fake else set(), warnings)
+
+
+RESOLUTIONS = ("applied", "unapplied")
+
+
+async def resolve(config: MarchConfig, app: str, name: str, resolution: str) -> str:
+    """Clear the mark of ``app.name``, a migration that stopped half-way on a backend without
+    transactional DDL, once the database was fixed by hand; return what was done.
+
+    ``applied``: record it as applied (the database has all of it); ``unapplied``: record it
+    as not applied (none of it). Under the migration lock, in one transaction.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ConfigError(
+            f"--resolve {resolution!r}: say applied (the database has all of the migration) "
+            "or unapplied (none of it)"
+        )
+    async with open_project(config) as project:
+        project.check_app(app)
+        async with migration_lock(
+            project, project.apps, config.lock_timeout, refuse_half_applied=False
+        ) as rows:
+            marks = [m for _, m in await half_applied_marks(project, [app]) if m.app == app]
+            key = _marked(project, app, name, marks).key
+            await _write_resolution(project, key, resolution, set(rows))
+    return f"Resolved {app}.{key[1]} as {resolution}: the half-way mark is cleared."
+
+
+async def _write_resolution(project: Project, key: Key, resolution: str, rows: set[Key]) -> None:
+    """Record (``applied``) or unrecord (``unapplied``) the marked migration ``key`` and the
+    migrations it replaces, and clear its mark, in one transaction."""
+    app = key[0]
+    node = project.loaded.get(key)
+    if resolution == "applied" and node is None:
+        raise DatabaseError(
+            f"--resolve applied: the file of {app}.{key[1]} is gone, so its checksum cannot be "
+            "recorded; restore the file, or use --resolve unapplied; nothing was changed"
+        )
+    recorder, client, editor = project.recorder(app), project.client(app), project.editor(app)
+    async with project.executor()._transaction(client, editor) as tx:
+        for each in (key, *(node.replaces if node else [])):
+            if resolution == "applied" and each not in rows:
+                assert node is not None
+                await recorder.record(tx, each, node.checksum)
+            elif resolution == "unapplied" and each in rows:
+                await recorder.unrecord(tx, each)
+        await recorder.clear(tx, key)
+
+
+def _marked(project: Project, app: str, name: str, marks: list[Any]) -> Any:
+    """Return the mark of ``app`` called ``name`` (or a unique prefix of it)."""
+    exact = [m for m in marks if m.name == name]
+    found = exact or [m for m in marks if m.name.startswith(name)]
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(f"{m.app}.{m.name}" for m in marks) or "none"
+    problem = "matches several marked migrations" if found else "is not marked as stopped half-way"
+    raise DatabaseError(
+        f"--resolve: {app}.{name} {problem} on connection {project.connection_name(app)!r} "
+        f"(marked: {names}); nothing was changed"
+    )
 
 
 async def fake_warnings(project: Project, steps: list[Step]) -> list[str]:
@@ -218,6 +284,7 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
         applied = await project.applied()
         done = project.use_applied(applied)
         squash_of = replaced_by(project.replaces)
+        marks = {m.key: m for _, m in await half_applied_marks(project, project.apps)}
         entries = []
         for key in project.graph.topological():
             if app and key[0] != app:
@@ -228,12 +295,23 @@ async def showmigrations(config: MarchConfig, app: str | None = None) -> list[Sh
             note = "" if same else "changed since applied"
             if node.replaces:
                 note = f"replaces {len(node.replaces)} migration(s)"
+            if key in marks:
+                note = _half_way_note(marks[key])
             entries.append(ShowEntry(key[0], key[1], key in done, note, node.vendored))
         for key in sorted(set(applied) - set(project.loaded) - set(squash_of)):
             if not app or key[0] == app:
                 vendored = project.is_vendored(key[0])
                 entries.append(ShowEntry(key[0], key[1], True, "file missing", vendored))
         return sorted(entries, key=lambda e: e.app)
+
+
+def _half_way_note(mark: Any) -> str:
+    """Return the showmigrations note of a migration that stopped half-way."""
+    verb = "unapplying" if mark.backwards else "applying"
+    return (
+        f"stopped half-way {verb} it: {mark.statements_done} of {mark.statements_total} "
+        f"statement(s) ran; migrate {mark.app} {mark.name} --resolve applied|unapplied"
+    )
 
 
 async def sqlmigrate(config: MarchConfig, app: str, name: str, *, backwards: bool = False) -> Step:

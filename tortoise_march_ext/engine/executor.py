@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -24,76 +24,11 @@ from ..schema.state import ProjectState
 from ..schema.tables import model_tables
 from .graph import MigrationGraph
 from .recorder import Recorder
+from .steps import Progress as Progress
+from .steps import Step as Step
 
 Key = tuple[str, str]
 StepHook = Callable[["Step"], Awaitable[None]]
-
-
-@dataclass
-class Step:
-    """One migration to apply (``backwards=False``) or unapply, with its statements."""
-
-    migration: LoadedMigration
-    backwards: bool
-    statements: list[tuple[Operation, list[str]]] = field(default_factory=list)
-    # The tables the step's CreateModel operations make (forward steps).
-    creates: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> Key:
-        """Return ``(app, name)``."""
-        return self.migration.key
-
-    @property
-    def atomic(self) -> bool:
-        """Return whether the step runs in one transaction (no operation opted out)."""
-        return self.migration.atomic and all(op.atomic for op, _ in self.statements)
-
-    def describe(self) -> str:
-        """Return ``Apply app.name`` or ``Unapply app.name``."""
-        return f"{'Unapply' if self.backwards else 'Apply'} {self.migration}"
-
-
-@dataclass
-class Progress:
-    """How far a run got: read after an interruption to say what was kept."""
-
-    done: list[Step] = field(default_factory=list)
-    running: Step | None = None
-    statements_done: int = 0
-
-    def start(self, step: Step) -> None:
-        """Note that ``step`` begins."""
-        self.running, self.statements_done = step, 0
-
-    def finish(self) -> None:
-        """Note that the running step is committed and recorded."""
-        if self.running is not None:
-            self.done.append(self.running)
-        self.running = None
-
-    def kept(self) -> str:
-        """Return, in one sentence, what an interruption now leaves in the database."""
-        step = self.running
-        if step is None and not self.done:
-            return "interrupted before any migration ran: nothing was changed"
-        words = "unapplied" if (step or self.done[-1]).backwards else "applied"
-        before = f"the migrations before it stay {words}"
-        if self.done:
-            before += f" ({len(self.done)} by this run, the last {self.done[-1].migration})"
-        if step is None:
-            return f"interrupted between migrations: {before.replace(' before it', '')}"
-        if step.atomic:
-            return (
-                f"interrupted during {step.describe()}: nothing of it was kept (its "
-                f"transaction was rolled back); {before}"
-            )
-        total = sum(len(statements) for _, statements in step.statements)
-        return (
-            f"interrupted during {step.describe()}, which is not atomic: {self.statements_done} "
-            f"of its {total} statement(s) were kept and it is not recorded; {before}. "
-            "Complete or undo those statements by hand before running migrate again"
-        )
 
 
 FAKE_INITIAL_FIX = (
@@ -122,6 +57,22 @@ def _initial_already_exists(step: Step, exc: Exception) -> bool:
     node = step.migration
     initial = not any(app == node.app for app, _ in node.dependencies)
     return initial and not step.backwards and "already exists" in str(exc)
+
+
+def _what_was_kept(step: Step, done: int) -> tuple[str, str]:
+    """Return what a failed statement leaves of ``step`` and the usual fix."""
+    fix = "fix it and run migrate again"
+    if not step.transactional and done:
+        app, name = step.key
+        return (
+            f"the {done} statement(s) before it ran and stay (no transactional DDL), and the "
+            "migration is marked as stopped half-way",
+            f"complete or undo them by hand, then run migrate {app} {name} --resolve "
+            "applied (or unapplied)",
+        )
+    if not step.transactional or step.atomic:
+        return "nothing of this migration was kept", fix
+    return "the statements before it were kept (the migration is not atomic)", fix
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -229,8 +180,8 @@ class Executor:
         return [self._backward_step(self.graph.nodes[k], before[k]) for k in keys]
 
     def _forward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
-        step = Step(node, backwards=False)
         editor = self.editor_for(node.app)
+        step = Step(node, False, transactional=editor.transactional_ddl, dialect=editor.dialect)
         for operation in node.operations:
             previous = state.clone()
             operation.state_forwards(node.app, state)
@@ -251,8 +202,8 @@ class Executor:
                 )
 
     def _backward_step(self, node: LoadedMigration, state: ProjectState) -> Step:
-        step = Step(node, backwards=True)
         editor = self.editor_for(node.app)
+        step = Step(node, True, transactional=editor.transactional_ddl, dialect=editor.dialect)
         pairs = []
         for operation in node.operations:
             after = state.clone()
@@ -293,10 +244,15 @@ class Executor:
                 await before(step)
             timeouts = self.timeouts.for_migration(step.migration)
             self.progress.start(step)
-            if not fake and not step.atomic:
-                await self._execute_outside(step, timeouts)
-            commit = functools.partial(self._commit, step, fake, timeouts, ensured)
-            await self._retrying(step, timeouts, commit)
+            if not fake and not step.transactional:
+                from .marked import run_marked
+
+                await run_marked(self, step, timeouts)
+            else:
+                if not fake and not step.atomic:
+                    await self._execute_outside(step, timeouts)
+                commit = functools.partial(self._commit, step, fake, timeouts, ensured)
+                await self._retrying(step, timeouts, commit)
             self.progress.finish()
             if after is not None:
                 await after(step)
@@ -415,16 +371,13 @@ class Executor:
     ) -> None:
         try:
             await self._statement(conn, editor, sql)
-            if not step.atomic:
+            if not step.atomic and step.transactional:
                 self.progress.statements_done += 1
         except Exception as exc:
-            kept = (
-                "nothing of this migration was kept"
-                if step.atomic
-                else "the statements before it were kept (the migration is not atomic)"
-            )
-            fix = "fix it and run migrate again"
-            if _initial_already_exists(step, exc):
+            kept, fix = _what_was_kept(step, self.progress.statements_done)
+            if _initial_already_exists(step, exc) and (
+                step.transactional or not self.progress.statements_done
+            ):
                 fix = (
                     "the database was built another way (generate_schemas(), another tool, by "
                     f"hand); if its tables match the migrations, run {FAKE_INITIAL_FIX}"

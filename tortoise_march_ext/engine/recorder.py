@@ -1,10 +1,15 @@
-"""The recorder: which migrations ran, in ``tortoise_march_migrations`` on each connection."""
+"""The recorder: which migrations ran, in ``tortoise_march_migrations`` on each connection.
+
+On backends without transactional DDL it also keeps the started marks of migrations in
+``tortoise_march_progress`` (see :mod:`tortoise_march_ext.backends.progress`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends import progress
 from ..backends.base import RECORDER_COLUMNS, RECORDER_TABLE, SchemaEditor
 from ..exceptions import DatabaseError
 
@@ -19,6 +24,29 @@ class AppliedRow:
     name: str
     checksum: str
     applied_at: Any
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A migration that began on a backend without transactional DDL and is not finished:
+    ``statements_done`` of its ``statements_total`` statements ran."""
+
+    app: str
+    name: str
+    direction: str
+    statements_total: int
+    statements_done: int
+    started_at: Any
+
+    @property
+    def key(self) -> Key:
+        """Return ``(app, name)``."""
+        return (self.app, self.name)
+
+    @property
+    def backwards(self) -> bool:
+        """Return whether the migration was being unapplied."""
+        return self.direction == progress.BACKWARDS
 
 
 class Recorder:
@@ -65,7 +93,13 @@ class Recorder:
 
     async def ensure(self, conn: Any) -> None:
         """Create the recorder table if it is missing, through ``conn``: inside the first
-        migration's transaction, so that a failing first migration leaves no recorder."""
+        migration's transaction, so that a failing first migration leaves no recorder.
+
+        Without transactional DDL the table is looked up first: MySQL warns about
+        ``CREATE TABLE IF NOT EXISTS`` on an existing table, and its driver prints the warning.
+        """
+        if not self.editor.transactional_ddl and await self.exists():
+            return
         try:
             await conn.execute_query(self.editor.recorder_create())
         except Exception as exc:
@@ -88,6 +122,48 @@ class Recorder:
     async def unrecord(self, conn: Any, key: Key) -> None:
         """Delete the row of an unapplied migration through ``conn``."""
         await conn.execute_query(self.editor.recorder_delete(), [key[0], key[1]])
+
+    # -- started marks (backends without transactional DDL) -------------------------------------
+    async def marks(self) -> list[Mark]:
+        """Return the migrations marked as started and not finished; always empty where DDL is
+        transactional (no query is made there)."""
+        if self.editor.transactional_ddl:
+            return []
+        sql, values = progress.exists(self.editor)
+        if not await self._query(sql, values):
+            return []
+        rows = await self._query(progress.select(self.editor))
+        return [
+            Mark(
+                str(r["app"]),
+                str(r["name"]),
+                str(r["direction"]),
+                int(r["statements_total"]),
+                int(r["statements_done"]),
+                r["started_at"],
+            )
+            for r in rows
+        ]
+
+    async def start(self, conn: Any, key: Key, total: int, *, backwards: bool) -> None:
+        """Create the progress table if needed and mark ``key`` as started (nothing done)."""
+        direction = progress.BACKWARDS if backwards else progress.FORWARDS
+        sql, values = progress.exists(self.editor)
+        if not await self._query(sql, values):
+            try:
+                await conn.execute_query(progress.create(self.editor))
+            except Exception as exc:
+                raise unreachable(self.label, exc) from exc
+        await conn.execute_query(progress.insert(self.editor), [key[0], key[1], direction, total])
+
+    async def advance(self, conn: Any, key: Key, done: int) -> None:
+        """Note that the first ``done`` statements of ``key`` ran."""
+        await conn.execute_query(progress.update(self.editor), [done, key[0], key[1]])
+
+    async def clear(self, conn: Any, key: Key) -> int:
+        """Delete the mark of ``key``; return how many rows went (0 or 1)."""
+        count, _ = await conn.execute_query(progress.delete(self.editor), [key[0], key[1]])
+        return int(count or 0)
 
     async def rewrite_checksums(self, rows: dict[Key, tuple[str, str]]) -> int:
         """Replace each row's checksum ``old`` by ``new`` (``{key: (old, new)}``) where it still

@@ -57,7 +57,10 @@ from typing import Any
 
 __all__ = ["DEFAULT_EXCLUDE", "Schema", "diff_schemas"]
 
-DEFAULT_EXCLUDE: frozenset[str] = frozenset({"tortoise_march_migrations"})
+# The recorder, and the half-way marks of backends without transactional DDL (MySQL).
+DEFAULT_EXCLUDE: frozenset[str] = frozenset(
+    {"tortoise_march_migrations", "tortoise_march_progress"}
+)
 
 Schema = dict[str, dict[str, Any]]
 

@@ -17,8 +17,10 @@ from ..config import MarchConfig, load_config
 from ..engine.executor import Step, forwards_plan
 from ..engine.graph import MigrationGraph
 from ..engine.legacy import rewrite_legacy
+from ..engine.marked import HalfApplied, half_applied
+from ..engine.recorder import Mark
 from ..engine.replacements import Legacy, apply_replacements, check_applied
-from ..exceptions import ConfigError, PendingMigrations
+from ..exceptions import ConfigError, MarchError, PendingMigrations
 from ..files.loader import source_reader
 from ..project import Project, open_project
 from . import signals
@@ -71,19 +73,64 @@ def _pending(
 
 @asynccontextmanager
 async def migration_lock(
-    project: Project, apps: Iterable[str], timeout: float
+    project: Project, apps: Iterable[str], timeout: float, *, refuse_half_applied: bool = True
 ) -> AsyncIterator[dict[Key, Any]]:
     """Hold the migration lock of every connection ``apps`` use; yield the recorder rows read
     after taking it (what the plan must be made from: another process may just have migrated).
 
     Every entry point that changes a database goes through here: ``ensure_migrated()`` and the
-    ``migrate`` command (``--fake`` included).
+    ``migrate`` command (``--fake`` included). A migration that stopped half-way on a backend
+    without transactional DDL stops them (HalfApplied), except ``--resolve``, which clears it.
     """
     wanted = sorted(set(apps))
     names = {project.connection_name(app): app for app in reversed(wanted)}
     clients = [(name, project.client(app)) for name, app in names.items()]
     async with holding(clients, timeout):
+        if refuse_half_applied:
+            await refuse_half_applied_marks(project, wanted)
         yield await project.applied(wanted)
+
+
+async def half_applied_marks(project: Project, apps: Iterable[str]) -> list[tuple[str, Mark]]:
+    """Return ``(connection name, mark)`` of each migration that stopped half-way on the
+    connections ``apps`` use (no query where DDL is transactional)."""
+    found: list[tuple[str, Mark]] = []
+    seen: set[str] = set()
+    for app in sorted(set(apps)):
+        name = project.connection_name(app)
+        if name in seen:
+            continue
+        seen.add(name)
+        marks = await project.recorder(app).marks()
+        found += [(name, m) for m in marks if project.connection_name(m.app) == name]
+    return found
+
+
+async def refuse_half_applied_marks(project: Project, apps: Iterable[str]) -> None:
+    """Raise HalfApplied, in one line, for the first migration that stopped half-way."""
+    marks = await half_applied_marks(project, apps)
+    if not marks:
+        return
+    connection, mark = marks[0]
+    step = await _step_of(project, mark)
+    dialect = project.editor(mark.app).dialect
+    raise HalfApplied(half_applied(mark, connection, step, dialect))
+
+
+async def _step_of(project: Project, mark: Mark) -> Step | None:
+    """Return the step of the marked migration rebuilt from the files (None without its file)."""
+    try:
+        if not project.loaded:
+            project.load_files()
+        done = project.use_applied(await project.applied())
+        if mark.key not in project.graph.nodes:
+            return None
+        executor = project.executor()
+        if mark.backwards:
+            return executor.build_steps([mark.key], done | {mark.key}, backwards=True)[0]
+        return executor.build_steps([mark.key], done - {mark.key}, backwards=False)[0]
+    except MarchError:
+        return None
 
 
 async def _apply(project: Project, keys: list[Key], applied: set[Key]) -> list[Step]:
@@ -137,6 +184,7 @@ async def ensure_migrated(
             project.check_app(app)
         selected = sorted(apps or {k[0] for k in history.nodes})
         applied = await project.applied(selected)
+        await refuse_half_applied_marks(project, selected)
         legacy = _check_history(history, applied, config)
         if not check_only:
             await rewrite_legacy(project.recorder, legacy)
