@@ -110,7 +110,8 @@ def _pg_column_default(row: Any) -> str | None:
         return f"GENERATED ALWAYS AS ({row['default']}) STORED"
     if row["generated"] == "v":
         return f"GENERATED ALWAYS AS ({row['default']}) VIRTUAL"
-    return row["default"]
+    default = row["default"]
+    return None if default is None else str(default)
 
 
 def _pg_index_entries(

@@ -121,7 +121,9 @@ _TABLE_KEYS = (
 )
 
 
-def _ordered_keys(first: dict, second: dict, preferred: Sequence[str]) -> Iterator[str]:
+def _ordered_keys(
+    first: dict[str, Any], second: dict[str, Any], preferred: Sequence[str]
+) -> Iterator[str]:
     keys = set(first) | set(second)
     yield from (k for k in preferred if k in keys)
     yield from sorted(k for k in keys if k not in preferred)
