@@ -197,6 +197,11 @@ def test_unknown_app_is_bad_input(tmp_path: Path, backend: Backend) -> None:
     assert_nothing_done(project, tables)
 
 
+def quoted(backend: Backend, name: str) -> str:
+    """Return ``name`` quoted as the backend's editor quotes it."""
+    return f"`{name}`" if backend.name == "mysql" else f'"{name}"'
+
+
 # -- other tools' histories ----------------------------------------------------------------
 def test_aerich_history_fully_applied_is_named(tmp_path: Path, backend: Backend) -> None:
     project = generated(tmp_path, backend)
@@ -209,7 +214,7 @@ def test_aerich_history_fully_applied_is_named(tmp_path: Path, backend: Backend)
         "last 1_20240102000000_add_phone"
     ), show(result)
     assert lines[1].startswith("adopted contacts:"), show(result)
-    assert 'DROP TABLE "aerich";' in lines[2], show(result)
+    assert f"DROP TABLE {quoted(backend, 'aerich')};" in lines[2], show(result)
     assert project.recorded() == ["0001_initial"]
     assert rows(backend, project, "aerich") == 2, "aerich's table was changed"
 
@@ -331,7 +336,7 @@ def test_builtin_history_is_named(tmp_path: Path, backend: Backend) -> None:
         "applied, last 0001_initial"
     ), show(result)
     assert lines[1].startswith("adopted contacts:"), show(result)
-    assert 'DROP TABLE "tortoise_migrations";' in lines[2], show(result)
+    assert f"DROP TABLE {quoted(backend, 'tortoise_migrations')};" in lines[2], show(result)
     assert project.recorded() == ["0001_initial"]
     assert rows(backend, project, "tortoise_migrations") == 1
 
@@ -364,7 +369,8 @@ def test_tortoise_march_history_is_named(tmp_path: Path, backend: Backend) -> No
         "found Tortoise March's history for the database: 1 migration(s) applied, last 0001_initial"
     ), show(result)
     assert lines[1].startswith("adopted contacts:"), show(result)
-    assert 'DROP TABLE "tortoisemarch_applied_migrations";' in lines[2], show(result)
+    drop = f"DROP TABLE {quoted(backend, 'tortoisemarch_applied_migrations')};"
+    assert drop in lines[2], show(result)
     assert rows(backend, project, "tortoisemarch_applied_migrations") == 1
 
 
