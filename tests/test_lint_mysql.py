@@ -391,6 +391,7 @@ async def _verdicts(url: str) -> list[tuple[str, bool, bool, list[str]]]:
     import asyncmy
 
     parts = urlsplit(url)
+    scratch = f"{parts.path.strip('/')}_v"  # a database of this test's own, dropped at the end
     out = []
     raw = await asyncmy.connect(
         host=parts.hostname, port=parts.port, user=parts.username, password=parts.password or ""
@@ -402,13 +403,13 @@ async def _verdicts(url: str) -> list[tuple[str, bool, bool, list[str]]]:
         for rule, make in VERDICTS:
             steps = make()
             found = rules(run_on(target, *steps))
-            await conn.execute_script("DROP DATABASE IF EXISTS march_lint_verdict;")
-            await conn.execute_script("CREATE DATABASE march_lint_verdict CHARACTER SET utf8mb4;")
-            await conn.execute_script("USE march_lint_verdict;")
+            await conn.execute_script(f"DROP DATABASE IF EXISTS `{scratch}`;")
+            await conn.execute_script(f"CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4;")
+            await conn.execute_script(f"USE `{scratch}`;")
             accepted = await _apply(conn, steps, online=True)
             out.append((rule, rule in found, accepted, found))
-        await conn.execute_script("DROP DATABASE IF EXISTS march_lint_verdict;")
     finally:
+        await PinnedConnection(raw).execute_script(f"DROP DATABASE IF EXISTS `{scratch}`;")
         raw.close()
     return out
 
