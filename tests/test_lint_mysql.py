@@ -500,3 +500,56 @@ def test_makemigrations_prints_the_mysql_rules_on_a_mariadb_project(
     # index-without-concurrently does not apply: InnoDB builds the index online.
     assert "mysql-add-column-rebuild" in made.stdout, show(made)
     assert "index-without-concurrently" not in made.stdout, show(made)
+
+
+# -- the editor's own view (safe_defaults) ---------------------------------------------------------
+COPY_RULES = {"mysql-alter-column-type", "mysql-add-foreign-key", "mysql-add-check"}
+
+
+def _sent_without_algorithm(steps: list[list[Operation]]) -> bool:
+    """Return whether the MySQL editor with safe_defaults sends some ALTER TABLE of the last
+    step without an online algorithm (it has none for it: the server copies the table)."""
+    editor = MySQLEditor()
+    editor.online = True
+    state = ProjectState()
+    out = False
+    for step in [base(), *steps]:
+        for op in step:
+            before = state.clone()
+            op.state_forwards("app", state)
+            sql = op.database_forwards("app", editor, before, state)
+            if step is steps[-1]:
+                out = out or any(
+                    (isinstance(s, AlterTable) and not s.algorithms)
+                    or (isinstance(s, str) and s.startswith("ALTER TABLE"))
+                    for s in sql
+                )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rule", "target", "make", "triggers"),
+    [
+        pytest.param(rule, target, make, which == 0, id=f"{rule}-{which}-{n}")
+        for rule, cases in MY_CASES.items()
+        if rule in COPY_RULES
+        for which in (0, 1)
+        for n, (target, make) in enumerate(cases[which])
+    ],
+)
+def test_the_copy_rules_fire_where_the_editor_has_no_online_form(
+    rule: str, target: Target, make: Steps, triggers: bool
+) -> None:
+    """With safe_defaults the editor sends a change without ALGORITHM only when it has no
+    online form; the copy rules fire for exactly those (one exception, below)."""
+    steps = make()
+    flagged = rule in rules(run_on(target, *steps))
+    assert flagged == triggers
+    sent_as_copy = _sent_without_algorithm(steps)
+    widened = steps == [[alter("name", fields.CharField(max_length=60, null=True))]]
+    if widened:
+        # VARCHAR(50) -> VARCHAR(60) is sent without an algorithm too, and the server changes
+        # it instantly (one length byte either way), which the rule knows.
+        assert sent_as_copy and not flagged
+    else:
+        assert sent_as_copy == flagged
