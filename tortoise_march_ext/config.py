@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .lint.rules import RULES
+from .lint.rules import ALL_RULES as RULES
 
 if sys.version_info >= (3, 11):
     import tomllib

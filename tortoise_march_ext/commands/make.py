@@ -43,6 +43,7 @@ from ..schema import fields
 from ..schema.state import FieldState, ModelState, ProjectState
 from ..schema.tables import derived_name, index_name
 from .conflicts import conflicts, touched
+from .lint import target_of
 from .summary import summarised
 
 Key = tuple[str, str]
@@ -294,7 +295,12 @@ async def makemigrations(
             key = (unit.app, unit.name)
             made.findings = summarised(
                 lint_operations(
-                    key, unit.operations, state, atomic=unit.atomic, exclude=config.lint_exclude
+                    key,
+                    unit.operations,
+                    state,
+                    atomic=unit.atomic,
+                    exclude=config.lint_exclude,
+                    target=target_of(project, unit.app),
                 ).findings
             )
             for operation in unit.operations:
@@ -367,7 +373,12 @@ async def _updates(project: Project, units: list[_Unit]) -> MakeMigrationsResult
         before = replay(project.graph, [k for k in project.graph.topological([leaf]) if k != leaf])
         made.findings = summarised(
             lint_operations(
-                leaf, operations, before, atomic=node.atomic, exclude=project.config.lint_exclude
+                leaf,
+                operations,
+                before,
+                atomic=node.atomic,
+                exclude=project.config.lint_exclude,
+                target=target_of(project, unit.app),
             ).findings
         )
         result.migrations.append(made)

@@ -5,7 +5,10 @@ safe alternative), the findings, the report, and the walk: migrations in depende
 state replayed with ``state_forwards`` so that each operation is checked against the state before
 it.
 
-Rules are written for PostgreSQL and apply whatever the backend. An *existing table* is a model
+Which rules apply depends on the dialect of each app's connection (a :class:`Target`):
+PostgreSQL's (:mod:`.checks`) on PostgreSQL, SQLite and when no dialect is given; on MySQL and
+MariaDB their own (:mod:`.mysql`) and the few of PostgreSQL's that hold there too
+(:data:`.rules.SHARED`). An *existing table* is a model
 that existed when the migration started: operations on a model created in the same migration never
 trigger the locking rules. An operation silences rules with ``march_ignore = ("rule-id", "why")``
 or a tuple of such pairs; a pair without a reason silences nothing and is reported itself.
@@ -23,7 +26,7 @@ PostgreSQL, so the rule reads only RunSQL text (a ``json`` type outside string l
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,16 +34,20 @@ from .. import operations as ops
 from ..engine.graph import MigrationGraph
 from ..exceptions import EXIT_FOUND, EXIT_OK, GraphError
 from ..schema.state import ProjectState
-from .checks import Context, Hit, check_operation, column_type, flag, statements
-from .rules import RULES, VALIDATED
+from .checks import Context, Hit, Target, check_operation, column_type, flag, statements
+from .mysql import check_mysql
+from .rules import ALL_RULES, MYSQL_RULES, RULE_SETS, RULES, VALIDATED
 
 __all__ = [
+    "ALL_RULES",
+    "MYSQL_RULES",
     "RULES",
     "Context",
     "Finding",
     "Hit",
     "LintReport",
     "Linter",
+    "Target",
     "check_operation",
     "column_type",
     "ignores",
@@ -49,6 +56,22 @@ __all__ = [
 ]
 
 Key = tuple[str, str]
+Targets = Callable[[str], Target]
+"""App label -> the database its migrations run on."""
+
+DIALECT_CHECKS: dict[str, Callable[[ops.Operation, Context], list[Hit]]] = {
+    "mysql": check_mysql,
+}
+"""The checks of each dialect family; a dialect not listed gets PostgreSQL's."""
+
+
+def checks_for(op: ops.Operation, ctx: Context) -> list[Hit]:
+    """Return the rules ``op`` breaks on the dialect of ``ctx.target``."""
+    return DIALECT_CHECKS.get(ctx.target.dialect, check_operation)(op, ctx)
+
+
+def _postgres(app: str) -> Target:
+    return Target()
 
 
 # -- findings and the report ---------------------------------------------------------------------
@@ -132,7 +155,9 @@ def _settle(
         elif not why.strip():
             hits.append(Hit("ignore-without-reason", rule))
     for hit in (h for h in hits if h.rule not in exclude):
-        reason, alternative = (text.format(subject=hit.subject) for text in RULES[hit.rule])
+        reason, alternative = (
+            text.format(subject=hit.subject, detail=hit.detail) for text in ALL_RULES[hit.rule]
+        )
         finding = Finding(hit.rule, *where, index, op.describe(), reason, alternative)
         if hit.rule in reasons:
             report.ignored.append((finding, reasons[hit.rule]))
@@ -144,9 +169,15 @@ def _settle(
 class Linter:
     """Replay migrations in order, linting those asked for against the state before each step."""
 
-    def __init__(self, state: ProjectState | None = None, exclude: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        state: ProjectState | None = None,
+        exclude: Collection[str] = (),
+        targets: Targets | None = None,
+    ) -> None:
         self.state = state.clone() if state is not None else ProjectState()
         self.exclude = frozenset(exclude)  # rules silenced project-wide (lint_exclude)
+        self.targets = targets or _postgres
         self.not_valid: set[str] = set()  # CHECK constraints added NOT VALID, not validated yet
         self.report = LintReport()
 
@@ -156,9 +187,12 @@ class Linter:
         existing = {name for a, name in self.state.models if a == app}
         # ``atomic`` as the Migration declares it: a concurrent index makes the executor run
         # the whole migration without a transaction, which the file should say.
-        ctx = Context(app, self.state, existing, atomic, self.not_valid)
+        target = self.targets(app)
+        ctx = Context(app, self.state, existing, atomic, self.not_valid, target)
+        known = RULE_SETS.get(target.dialect, RULE_SETS["postgres"])
         for index, op in enumerate(operations):
-            _settle(check_operation(op, ctx), op, key, index, self.report, self.exclude)
+            hits = [hit for hit in checks_for(op, ctx) if hit.rule in known]
+            _settle(hits, op, key, index, self.report, self.exclude)
             self.forward(app, op, existing)
 
     def forward(self, app: str, op: ops.Operation, existing: set[str] | None = None) -> None:
@@ -182,9 +216,11 @@ def lint_graph(
     selected: Collection[Key] | None = None,
     *,
     exclude: Collection[str] = (),
+    targets: Targets | None = None,
 ) -> LintReport:
     """Lint the ``selected`` migrations of ``graph`` (default: all), replaying their ancestors;
-    the rules in ``exclude`` report nothing.
+    the rules in ``exclude`` report nothing; ``targets`` says which database each app's
+    migrations run on (default: PostgreSQL).
 
     Nodes need ``operations`` and ``atomic`` (as :class:`~.files.loader.LoadedMigration` has).
     """
@@ -192,7 +228,7 @@ def lint_graph(
     missing = sorted(wanted - set(graph.nodes)) if wanted is not None else []
     if missing:
         raise GraphError(f"no migration {missing[0][0]}.{missing[0][1]} in the migration graph")
-    linter = Linter(exclude=exclude)
+    linter = Linter(exclude=exclude, targets=targets)
     for key in graph.topological(wanted):
         node = graph.nodes[key]
         if wanted is None or key in wanted:
@@ -210,9 +246,11 @@ def lint_operations(
     *,
     atomic: bool = True,
     exclude: Collection[str] = (),
+    target: Target | None = None,
 ) -> LintReport:
     """Lint operations not written yet (``key`` names their migration) on top of ``state``; the
-    rules in ``exclude`` report nothing."""
-    linter = Linter(state, exclude)
+    rules in ``exclude`` report nothing; ``target`` is the database they run on (default:
+    PostgreSQL)."""
+    linter = Linter(state, exclude, (lambda app: target) if target is not None else None)
     linter.migration(key, operations, atomic)
     return linter.report

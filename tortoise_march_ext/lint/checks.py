@@ -26,21 +26,43 @@ from .rules import (
 
 # -- what a check sees ---------------------------------------------------------------------------
 class Hit(NamedTuple):
-    """A rule an operation breaks, and what it touches."""
+    """A rule an operation breaks, what it touches, and (for rules with several causes) why."""
 
     rule: str
     subject: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database an app's migrations run on: its dialect and, when known, the server.
+
+    ``mariadb`` and ``version`` are None when nobody asked the server (the checks then assume
+    the least capable one and say so)."""
+
+    dialect: str = "postgres"
+    mariadb: bool | None = None
+    version: tuple[int, int, int] | None = None
+
+    def describe(self) -> str:
+        """Return ``MariaDB 10.11.6``, ``MySQL 8.0.36``, or the dialect when not known."""
+        if self.version is None or self.mariadb is None:
+            return self.dialect
+        name = "MariaDB" if self.mariadb else "MySQL"
+        return f"{name} {'.'.join(str(n) for n in self.version)}"
 
 
 @dataclass
 class Context:
-    """The state before an operation, and what existed when its migration started."""
+    """The state before an operation, what existed when its migration started, and the
+    database it runs on."""
 
     app: str
     state: ProjectState
     existing: set[str]
     atomic: bool
     not_valid: set[str]
+    target: Target = Target()
 
     def model(self, name: str) -> ModelState | None:
         """Return the model ``name`` of the app, or None."""

@@ -1,6 +1,8 @@
 """The lint rules as data: id -> (one-line reason, safe alternative), and the patterns they read.
 
-Data only; the configuration validates ``lint_exclude`` against :data:`RULES`.
+Data only. :data:`RULES` holds PostgreSQL's rules (SQLite uses them too), :data:`MYSQL_RULES`
+MySQL/MariaDB's own, and :data:`RULE_SETS` which rules each dialect uses; the configuration
+validates ``lint_exclude`` against :data:`ALL_RULES`.
 """
 
 from __future__ import annotations
@@ -70,7 +72,71 @@ RULES: dict[str, tuple[str, str]] = {
         'give the reason: march_ignore = ("{subject}", "why it is safe")',
     ),
 }
-"""Rule id -> (one-line reason, safe alternative); ``{subject}`` names what is touched."""
+"""PostgreSQL's rule id -> (one-line reason, safe alternative); ``{subject}`` names what is
+touched."""
+
+MYSQL_RULES: dict[str, tuple[str, str]] = {
+    "mysql-alter-column-type": (
+        "changing the type of {subject} copies the table and blocks writes (ALGORITHM=COPY)",
+        "add a column of the new type, backfill it in batches, switch the code, drop the old; "
+        "or run the change with gh-ost or pt-online-schema-change",
+    ),
+    "mysql-add-column-rebuild": (
+        "adding column {subject} rebuilds the whole table: {detail}",
+        "run it with gh-ost or pt-online-schema-change, or while the table is quiet; on a "
+        "server with instant ADD COLUMN, put the rule in lint_exclude",
+    ),
+    "mysql-primary-key": (
+        "{detail} primary key {subject} rebuilds the table, copies the columns that reference "
+        "it, and blocks writes unless a new key replaces the old in one ALTER TABLE",
+        "run it with gh-ost or pt-online-schema-change, or while the tables are small or quiet",
+    ),
+    "mysql-add-foreign-key": (
+        "adding foreign key {subject}{detail} copies the table and blocks writes while every "
+        "row is checked (MySQL has no NOT VALID)",
+        "check the rows first, then add it in RunSQL after SET foreign_key_checks = 0 (in "
+        "place, rows not checked), or use gh-ost or pt-online-schema-change",
+    ),
+    "mysql-add-check": (
+        "adding check constraint {subject} copies the table and blocks writes while every row "
+        "is checked (MySQL has no NOT VALID)",
+        "run it with gh-ost or pt-online-schema-change, or while the table is small or quiet",
+    ),
+    "mysql-fulltext-index": (
+        "adding {detail} index {subject} blocks writes while it is built (the first FULLTEXT "
+        "index of a table also rebuilds it)",
+        "build it with gh-ost or pt-online-schema-change, or while the table is quiet",
+    ),
+}
+"""MySQL/MariaDB's own rule id -> (reason, safe alternative); ``{detail}`` says why, or which
+server, where one rule has several causes."""
+
+SHARED = frozenset({"drop-or-rename-in-use", "run-sql", "int-pk-overflow", "ignore-without-reason"})
+"""The PostgreSQL rules that hold on MySQL too: they are about running code, raw SQL and key
+ranges, not about how the server changes a table."""
+
+ALL_RULES: dict[str, tuple[str, str]] = {**RULES, **MYSQL_RULES}
+"""Every rule id -> (one-line reason, safe alternative), whatever the dialect."""
+
+RULE_SETS: dict[str, frozenset[str]] = {
+    "postgres": frozenset(RULES),
+    "sqlite": frozenset(RULES),
+    "mysql": SHARED | frozenset(MYSQL_RULES),
+}
+"""The rules each dialect uses; a dialect not listed uses PostgreSQL's."""
+
+
+INSTANT_ADD_LAST: dict[bool, tuple[int, int, int]] = {False: (8, 0, 12), True: (10, 3, 2)}
+"""The first MySQL (False) and MariaDB (True) versions that add a last column instantly."""
+INSTANT_ADD_ANYWHERE: dict[bool, tuple[int, int, int]] = {False: (8, 0, 29), True: (10, 4, 0)}
+"""The first versions that add a column instantly in any position (FIRST, AFTER ...)."""
+OWN_INDEX_TYPES = frozenset({"FULLTEXT", "SPATIAL"})
+ADD_COLUMN_PLACED = re.compile(
+    r"\balter\s+table\b.*?\badd\b(?!\s+(?:constraint|primary|unique|index|key|fulltext|"
+    r"spatial|foreign|check)\b).*?\b(first|after)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+"""An ``ALTER TABLE ... ADD [COLUMN] ... FIRST|AFTER col`` in raw SQL."""
 
 SMALL_PK_KINDS = frozenset({"IntField", "SmallIntField"})
 PG_TYPES = {
