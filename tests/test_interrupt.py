@@ -147,7 +147,11 @@ def test_ctrl_c_during_a_server_side_statement(tmp_path: Path) -> None:
         assert project.recorded() == [("notes", "0001_initial")]
         assert "made_before_sleep" not in project.tables()
         assert "note" in project.tables()
-        locks = pg_fetch(url, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")
+        locks = pg_fetch(
+            url,
+            "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+        )
         assert locks == []
     finally:
         drop_pg_database(url)
