@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import RECORDER_TABLE, SchemaEditor, TableChange
+from .base import RECORDER_TABLE, SchemaEditor
+from .changes import TableChange
 from .mysql import MySQLEditor
 from .postgres import PostgresEditor
 from .sqlite import SqliteEditor

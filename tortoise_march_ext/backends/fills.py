@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schema.state import CallableRef
 from ..schema.tables import Table
-from .base import first_value
+from .changes import first_value
 
 if TYPE_CHECKING:
     from .base import SchemaEditor

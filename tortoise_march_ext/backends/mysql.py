@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 from ..exceptions import StateError
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex
-from .base import RECORDER_TABLE, SchemaEditor, TableChange
+from .base import RECORDER_TABLE, SchemaEditor
+from .changes import TableChange
 from .mysql_run import AlterTable, ByServer, PinnedConnection, RowsCheck
 
 # MySQL and MariaDB refuse identifiers longer than 64 characters (they are not cut).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, Table, TableIndex, TableUnique
-from .base import TableChange, matched
+from .changes import TableChange, matched
 from .mysql_run import AlterTable, DropCheck, DropForeignKey, DropKeyIndex, WithReferences
 
 if TYPE_CHECKING:

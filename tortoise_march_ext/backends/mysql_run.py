@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import StateError
-from .base import first_value
+from .changes import first_value
 
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..schema.state import NOT_PROVIDED
 from ..schema.tables import Column, TableIndex
-from .base import SchemaEditor, TableChange, matched
+from .base import SchemaEditor
+from .changes import TableChange, matched
 from .names import pg_name
 
 

@@ -20,7 +20,8 @@ import anyio
 from ..exceptions import MigrationFailed
 from ..schema.state import NOT_PROVIDED, SqlDefault
 from ..schema.tables import Column, Table
-from .base import RECORDER_TABLE, SchemaEditor, TableChange, matched
+from .base import RECORDER_TABLE, SchemaEditor
+from .changes import TableChange, matched
 
 TRIGGERS = (
     "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND lower(tbl_name) = lower(?) "

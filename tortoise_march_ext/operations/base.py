@@ -11,7 +11,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ..backends.base import SchemaEditor, TableChange
+from ..backends.base import SchemaEditor
+from ..backends.changes import TableChange
 from ..schema.state import ModelState, ProjectState
 from ..schema.tables import m2m_tables, model_tables, resolve_table
 

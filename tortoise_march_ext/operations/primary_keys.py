@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import SchemaEditor, TableChange
+from ..backends.base import SchemaEditor
+from ..backends.changes import TableChange
 from ..schema.state import ModelState, ProjectState
 from ..schema.tables import Column, Table, model_tables, resolve_table
 
