@@ -44,6 +44,7 @@ KNOWN_KEYS = {
     "safe_defaults",
     "lint_exclude",
     "include_locations",
+    "test_db_url",
 }
 DURATION_RE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -96,6 +97,7 @@ class MarchConfig:
     safe_defaults: bool = False
     lint_exclude: tuple[str, ...] = ()
     include_locations: tuple[IncludeLocation, ...] = ()
+    test_db_url: str | None = None
     root: Path = field(default_factory=Path.cwd)
     tortoise_config: dict[str, Any] | None = None
 
@@ -294,6 +296,7 @@ def load_config(
         safe_defaults=section.get("safe_defaults", False),
         lint_exclude=section.get("lint_exclude", ()),
         include_locations=include_locations(section.get("include_locations", []), where),
+        test_db_url=parse_test_db_url(section.get("test_db_url"), where),
         root=root,
         tortoise_config=tortoise_config,
     )
@@ -309,6 +312,24 @@ def load_config(
     result = _validated(result, where)
     check_include_locations(result, where)
     return result
+
+
+TEST_DB_SCHEMES = ("postgres", "postgresql", "asyncpg", "psycopg", "sqlite", "mysql")
+
+
+def parse_test_db_url(value: Any, where: str) -> str | None:
+    """Return ``test_db_url`` (the pytest plugin's test database URL) after checking it is a
+    database URL Tortoise understands."""
+    if value is None:
+        return None
+    scheme = value.partition("://")[0] if isinstance(value, str) else ""
+    if not isinstance(value, str) or "://" not in value or scheme not in TEST_DB_SCHEMES:
+        raise ConfigError(
+            f"{where}: test_db_url = {value!r} is not a database URL; write it as "
+            'test_db_url = "postgres://user@host:5432/test_app" (schemes: '
+            f"{', '.join(TEST_DB_SCHEMES)})"
+        )
+    return value
 
 
 INCLUDE_EXAMPLE = 'include_locations = [{ label = "billing", path = "vendor/billing/migrations" }]'
