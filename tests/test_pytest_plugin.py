@@ -62,13 +62,21 @@ class Item(Model):
 {extra}
     class Meta:
         table = "item"
+
+
+class Order(Model):
+    id = fields.IntField(primary_key=True)
+    item = fields.ForeignKeyField("shop.Item", related_name="orders")
+
+    class Meta:
+        table = "order"
 """
 CONFTEST = 'pytest_plugins = ["tortoise_march_ext.pytest"]\n'
 TESTS = """\
 import pytest
 from tortoise import Tortoise
 
-from shop.models import Item
+from shop.models import Item, Order
 from tortoise_march_ext.pytest import *
 
 
@@ -78,12 +86,14 @@ def anyio_backend():
 
 
 def test_sync_writes(march_db):
-    march_db.run(Item.create(name="sync"))
+    item = march_db.run(Item.create(name="sync"))
+    march_db.run(Order.create(item=item))
     assert march_db.run(Item.all().count()) == 1
 
 
 def test_sync_sees_nothing_of_the_last_test(march_db):
     assert march_db.run(Item.all().count()) == 0
+    assert march_db.run(Order.all().count()) == 0
     march_db.run(Item.create(name="again"))
     assert march_db.run(Item.all().values_list("id", flat=True)) == [1]
 
@@ -221,6 +231,37 @@ def test_new_project_gets_migrated_databases_and_the_checks_pass(project: Projec
         result.stdout.fnmatch_lines([f"*::{check} PASSED*"])
     assert project.leftovers() == []
     assert not (project.root / "app.sqlite3").exists()  # the app's own database is untouched
+
+
+def test_postgres_template_copies(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORTOISE_MARCH_TEST_DB", "template")
+    url = new_pg_database()
+    try:
+        project = Project(pytester, "postgres", url)
+        project.write()
+        (project.root / "test_names.py").write_text(
+            "def test_a_copy(march_db):\n"
+            f"    assert march_db.names['default'] == 'test_{url.rsplit('/', 1)[1]}' + "
+            "__import__('tortoise_march_ext.pytest.databases').pytest.databases.xdist_suffix()"
+            " + '_1'\n"
+        )
+        project.run("-p", "no:randomly", "test_names.py", "test_shop.py").assert_outcomes(passed=10)
+        assert project.leftovers() == []
+    finally:
+        drop_pg_database(url)
+
+
+def test_bad_test_database_mode_is_one_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORTOISE_MARCH_TEST_DB", "bogus")
+    project = Project(pytester, "sqlite", "sqlite://app.sqlite3")
+    project.write()
+    result = project.run("-k", "test_sync_writes")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*TORTOISE_MARCH_TEST_DB='bogus'; use one of reset, template*"])
 
 
 def test_missing_migration_fails_with_the_change_listed(project: Project) -> None:

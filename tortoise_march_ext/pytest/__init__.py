@@ -31,6 +31,7 @@ from .databases import (
     Runner,
     Server,
     march_config_for,
+    postgres_mode,
     targets,
     temporary_folder,
     tortoise_config_for,
@@ -51,6 +52,7 @@ class MarchDatabases:
 
     def __init__(self, config: MarchConfig) -> None:
         self.config = config
+        self.mode = postgres_mode()  # checked on every backend: a typo is never ignored
         self.folder = temporary_folder()
         self.targets = targets(config, self.folder)
         self.runner = Runner()
@@ -82,17 +84,17 @@ class MarchDatabases:
             await server.create_empty(names[name])
         await migrate(self.march_config(names))
         for server in self.servers.values():
-            if server.target.dialect == "mysql":
+            if server.resets:
                 await server.snapshot()
 
     def new_copy(self) -> dict[str, str]:
-        """Return fresh databases migrated to the latest migrations (copies of the template;
-        MySQL: the work database, reset after the test)."""
+        """Return fresh databases migrated to the latest migrations (copies of the template, or
+        the work database, reset after the test)."""
         self.template()
         self.count += 1
         names: dict[str, str] = {}
         for name, server in self.servers.items():
-            if server.target.dialect == "mysql":
+            if server.resets:
                 names[name] = server.target.name
             else:
                 names[name] = server.target.copy_name(self.count)
@@ -100,9 +102,9 @@ class MarchDatabases:
         return names
 
     def release(self, names: dict[str, str]) -> None:
-        """Drop the copies made by :meth:`new_copy` (MySQL: reset the work database)."""
+        """Drop the copies made by :meth:`new_copy` (or reset the work database)."""
         for name, server in self.servers.items():
-            if server.target.dialect == "mysql":
+            if server.resets:
                 self.run(server.reset())
             else:
                 self.run(server.drop(names[name]))
@@ -228,7 +230,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 # -- the ready checks ----------------------------------------------------------------------------
 def test_no_missing_migrations(march_databases: MarchDatabases) -> None:
     """The models match the migration files (else: run makemigrations)."""
-    config = march_databases.march_config(march_databases.template())
+    names = {name: target.name for name, target in march_databases.targets.items()}
+    config = march_databases.march_config(names)  # no database is opened: files and models only
     _fail(_guarded(lambda: march_databases.run(checks.missing_migrations(config))))
 
 

@@ -1,11 +1,12 @@
 """Test databases for the pytest plugin: names, a session template, and a fresh copy per test.
 
 The template is migrated once per session (per pytest-xdist worker); each test gets a copy:
-PostgreSQL ``CREATE DATABASE copy TEMPLATE tpl``, SQLite a file copy. MySQL/MariaDB has no
-database copy, so its one work database is reset after each test instead: every table that has
-rows or whose AUTO_INCREMENT moved is truncated, and the rows the migrations left (data
-migrations) are put back from a snapshot. All database work runs on one background event loop
-(:class:`Runner`), so it is independent of the loop a test uses.
+SQLite a file copy, PostgreSQL with ``TORTOISE_MARCH_TEST_DB=template`` ``CREATE DATABASE copy
+TEMPLATE tpl``. By default PostgreSQL's work database is reset after each test instead
+(:mod:`.pg_reset`, much faster), and so is MySQL/MariaDB's, which has no database copy: every
+table that has rows or whose AUTO_INCREMENT moved is truncated, and the rows the migrations
+left (data migrations) are put back from a snapshot. All database work runs on one background
+event loop (:class:`Runner`), so it is independent of the loop a test uses.
 """
 
 from __future__ import annotations
@@ -27,9 +28,21 @@ from tortoise.backends.base.config_generator import expand_db_url
 from ..backends import editor_for
 from ..config import MarchConfig
 from ..exceptions import ConfigError
+from .pg_reset import PgReset
 
 T = TypeVar("T")
 RECORDER_TABLES = ("tortoise_march_migrations", "tortoise_march_progress")
+ENV_MODE = "TORTOISE_MARCH_TEST_DB"
+MODES = ("reset", "template")
+
+
+def postgres_mode() -> str:
+    """Return how PostgreSQL tests get their database: ``reset`` (default: the work database,
+    reset after each test) or ``template`` (``CREATE DATABASE ... TEMPLATE`` per test)."""
+    mode = os.environ.get(ENV_MODE, "reset").strip().lower() or "reset"
+    if mode not in MODES:
+        raise ConfigError(f"environment {ENV_MODE}={mode!r}; use one of {', '.join(MODES)}")
+    return mode
 
 
 class Runner:
@@ -198,6 +211,14 @@ class Server:
     _conn: Any = None
     _seeded: dict[str, int] = field(default_factory=dict)
     _counters: dict[str, Any] = field(default_factory=dict)
+    _pg: PgReset | None = None
+
+    @property
+    def resets(self) -> bool:
+        """Return whether tests share one work database reset after each (MySQL always;
+        PostgreSQL unless ``TORTOISE_MARCH_TEST_DB=template``) rather than get copies."""
+        dialect = self.target.dialect
+        return dialect == "mysql" or (dialect == "postgres" and postgres_mode() == "reset")
 
     @property
     def q(self) -> Any:
@@ -256,7 +277,7 @@ class Server:
 
     async def _tables(self) -> dict[str, Any]:
         """Return each table of the work database with its AUTO_INCREMENT counter."""
-        name = editor_for("mysql").quote_string(self.target.name)
+        name = editor_for("mysql").literal(self.target.name)
         rows = await self._sql(
             "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
             f"WHERE TABLE_SCHEMA = {name} AND TABLE_TYPE = 'BASE TABLE'"
@@ -266,7 +287,7 @@ class Server:
     async def _with_rows(self, tables: list[str]) -> set[str]:
         if not tables:
             return set()
-        literal = editor_for("mysql").quote_string
+        literal = editor_for("mysql").literal
         parts = [
             f"SELECT {literal(t)} FROM (SELECT 1 FROM {self._in(t)} LIMIT 1) AS x{i}"
             for i, t in enumerate(tables)
@@ -279,6 +300,21 @@ class Server:
 
     async def snapshot(self) -> None:
         """Remember the migrated work database: counters, and the rows migrations left."""
+        if self.target.dialect == "postgres":
+            import asyncpg
+
+            c = self.target.credentials
+            conn = await asyncpg.connect(
+                host=c.get("host"),
+                port=int(c.get("port") or 5432),
+                user=c.get("user"),
+                password=c.get("password") or None,
+                database=self.target.name,
+                timeout=10,
+            )
+            self._pg = PgReset(conn)
+            await self._pg.snapshot()
+            return
         self._counters = await self._tables()
         seeded = sorted(await self._with_rows(sorted(self._counters)))
         await self.create_empty(self._seed_db)
@@ -291,6 +327,9 @@ class Server:
 
     async def reset(self) -> None:
         """Bring the work database back to the snapshot: truncate what the test touched."""
+        if self._pg is not None:
+            await self._pg.reset()
+            return
         now = await self._tables()
         touched = await self._with_rows(sorted(now))
         touched |= {t for t, counter in now.items() if counter != self._counters.get(t)}
@@ -311,6 +350,9 @@ class Server:
 
     async def close(self) -> None:
         """Drop every database this server made and close the admin connection."""
+        if self._pg is not None:
+            await self._pg.conn.close()
+            self._pg = None
         for name in list(reversed(self.made)):
             await self.drop(name)
         if self._conn is not None:
