@@ -6,10 +6,10 @@ backend (``--backends postgres,sqlite,mysql``), one fresh process (working direc
 project) measures what one test pays for its database, through the plugin's own classes
 (:class:`tortoise_march_ext.pytest.MarchDatabases`):
 
-* **copy per test** (what ``march_db`` does): a copy of the template migrated once per session
-  (PostgreSQL ``CREATE DATABASE ... TEMPLATE``, SQLite a file copy, MariaDB the work database
-  reset after the test), ``Tortoise.init`` on it, one INSERT and one COUNT, connections closed,
-  the copy dropped (MariaDB: reset);
+* **copy per test** (what ``march_db`` does): the database migrated once per session handed out
+  fresh (SQLite a file copy; PostgreSQL and MariaDB the work database, reset after the test;
+  ``postgres-template``: a ``CREATE DATABASE ... TEMPLATE`` copy), ``Tortoise.init`` on it, one
+  INSERT and one COUNT, connections closed, the copy dropped or the database reset;
 * **migrate per test**: an empty database, ``migrate`` to the latest migration, then the same
   init, INSERT, COUNT, close and drop;
 * **floor**: an empty database, the same init, ``SELECT 1``, close and drop: what any fresh
@@ -45,9 +45,13 @@ RATIO_TARGET = 10.0
 PG_COPY_TARGET = 0.050
 DEFAULT_URLS = {
     "postgres": "postgres://postgres@127.0.0.1:5432/march_bench_app",
+    "postgres-template": "postgres://postgres@127.0.0.1:5432/march_bench_app",
     "sqlite": "sqlite://app.sqlite3",
     "mysql": "mysql://root:@127.0.0.1:3306/march_bench_app",
 }
+# Each backend's TORTOISE_MARCH_TEST_DB: PostgreSQL resets its work database by default,
+# "postgres-template" gives every test a CREATE DATABASE ... TEMPLATE copy.
+MODES = {"postgres": "reset", "postgres-template": "template", "sqlite": "reset", "mysql": "reset"}
 PYPROJECT = """\
 [tool.tortoise_march_ext]
 tortoise_orm = "settings.TORTOISE_ORM"
@@ -179,7 +183,7 @@ def run_backend(root: Path, backend: str, url: str, args: argparse.Namespace) ->
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--child", job],
         cwd=root,
-        env={**os.environ, "BENCH_DB": url},
+        env={**os.environ, "BENCH_DB": url, "TORTOISE_MARCH_TEST_DB": MODES[backend]},
         capture_output=True,
         text=True,
         timeout=3600,
@@ -240,7 +244,11 @@ def render(size: int, results: dict[str, dict[str, Any]]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--backends", default="postgres,sqlite,mysql")
+    parser.add_argument(
+        "--backends",
+        default="postgres,postgres-template,sqlite,mysql",
+        help="postgres (the default reset), postgres-template (TEMPLATE copies), sqlite, mysql",
+    )
     parser.add_argument("--size", type=int, default=50, help="number of models (default 50)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--copies", type=int, default=30, help="tests timed with march_db")
@@ -258,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         job = json.loads(args.child)
         print(json.dumps(child(job["copies"], job["migrations"])))
         return 0
-    urls = {**DEFAULT_URLS, "postgres": args.pg, "mysql": args.mysql}
+    urls = {**DEFAULT_URLS, "postgres": args.pg, "postgres-template": args.pg}
+    urls["mysql"] = args.mysql
     root = Path(tempfile.mkdtemp(prefix="march_bench_db_"))
     try:
         write_project(root, args.size, args.seed)
