@@ -150,10 +150,10 @@ def child(copies: int, migrations: int) -> dict[str, Any]:
 
         def one_test(names: dict[str, str], write: bool) -> None:
             db = MarchDatabase(session, names)
-            session.run(db._init())
+            session.run(session.open_tortoise(db))
             model = Tortoise.apps.get_model("synth", "M0000") if write else None  # type: ignore[union-attr]
             session.run(_use(model, write))
-            session.run(db._close())
+            session.run(session.close_tortoise(keep=session.shared and write))
 
         for _ in range(copies):
             start = _clock()

@@ -59,6 +59,8 @@ class MarchDatabases:
         self.servers = {name: Server(t) for name, t in self.targets.items()}
         self.count = 0
         self.migrated = False
+        self._tortoise: Any = None  # our TortoiseContext, kept while tests use the same names
+        self._tortoise_names: dict[str, str] = {}
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the session's background loop."""
@@ -118,9 +120,49 @@ class MarchDatabases:
             self.run(self.servers[name].create_empty(names[name]))
         return names
 
+    @property
+    def shared(self) -> bool:
+        """Return whether every test uses the same databases (all of them reset, none copied):
+        Tortoise then stays initialised between tests, with its connections closed."""
+        return all(server.resets for server in self.servers.values())
+
+    async def open_tortoise(self, db: MarchDatabase) -> None:
+        """Initialise Tortoise on ``db``'s databases (opening no connection: Tortoise connects
+        on the first query), unless it still is from the last test."""
+        from tortoise.context import get_current_context
+
+        ours = self._tortoise is not None and get_current_context() is self._tortoise
+        if ours and self._tortoise_names == db.names:
+            return
+        await self.close_tortoise(keep=False)
+        with drift_check_suppressed():
+            self._tortoise = await Tortoise.init(
+                config=db.tortoise_config, _enable_global_fallback=True
+            )
+        self._tortoise_names = dict(db.names)
+
+    async def close_tortoise(self, *, keep: bool) -> None:
+        """Close the connections of our Tortoise; with ``keep`` false, also reset it."""
+        from tortoise.context import get_current_context
+
+        if self._tortoise is None or get_current_context() is not self._tortoise:
+            self._tortoise = None
+            return
+        # An async test's connections were closed on its own loop (pytest_runtest_call);
+        # Tortoise swaps those clients for new ones here, with a warning.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TortoiseLoopSwitchWarning)
+            if keep:
+                await connections.close_all(discard=True)
+                return
+            await Tortoise.close_connections()
+        await Tortoise._reset_apps()
+        self._tortoise = None
+
     def close(self) -> None:
         """Drop every database the session made and stop the background loop."""
         try:
+            self.run(self.close_tortoise(keep=False))
             for server in self.servers.values():
                 self.run(server.close())
         finally:
@@ -145,18 +187,6 @@ class MarchDatabase:
             return await awaitable
 
         return self.session.run(wait())
-
-    async def _init(self) -> None:
-        with drift_check_suppressed():
-            await Tortoise.init(config=self.tortoise_config, _enable_global_fallback=True)
-
-    async def _close(self) -> None:
-        # An async test's connections were closed on its own loop (pytest_runtest_call);
-        # Tortoise would swap those clients for new ones here, with a warning.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TortoiseLoopSwitchWarning)
-            await Tortoise.close_connections()
-        await Tortoise._reset_apps()
 
 
 def _fail(lines: list[str]) -> None:
@@ -196,11 +226,11 @@ def march_db(march_databases: MarchDatabases) -> Iterator[MarchDatabase]:
     names = _guarded(march_databases.new_copy)
     db = MarchDatabase(march_databases, names)
     try:
-        march_databases.run(db._init())
+        march_databases.run(march_databases.open_tortoise(db))
         yield db
     finally:
         try:
-            march_databases.run(db._close())
+            march_databases.run(march_databases.close_tortoise(keep=march_databases.shared))
         finally:
             march_databases.release(names)
 
@@ -221,7 +251,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         try:
             return await function(*args, **kwargs)
         finally:
-            await connections.close_all(discard=False)
+            await connections.close_all(discard=True)
 
     closing._march_wrapped = True  # type: ignore[attr-defined]
     item.obj = closing  # type: ignore[attr-defined]
