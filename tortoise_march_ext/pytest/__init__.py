@@ -4,8 +4,10 @@ Enable it with ``pytest_plugins = ["tortoise_march_ext.pytest"]`` in the root co
 ``-p tortoise_march_ext.pytest``, or with ``tortoise_march_ext = true`` in pytest's ini options.
 ``from tortoise_march_ext.pytest import *`` in a test module adds the four checks to it.
 
-The session migrates a template database once (per pytest-xdist worker); each test that asks
-for ``march_db`` gets a copy of it with Tortoise initialised on it, closed after the test.
+The session migrates its database once (per pytest-xdist worker); each test that asks for
+``march_db`` gets it fresh (SQLite: a file copy; PostgreSQL and MySQL: the work database reset
+after each test; PostgreSQL with ``TORTOISE_MARCH_TEST_DB=template``: a TEMPLATE copy), with
+Tortoise initialised on it and its connections closed after the test.
 Database work runs on a background event loop, so ``march_db`` serves sync tests (through
 :meth:`MarchDatabase.run`), anyio tests and pytest-asyncio tests alike.
 """
