@@ -1,0 +1,276 @@
+"""Switching to tortoise-march-ext from generate_schemas(), aerich, Tortoise's built-in migrations
+and Tortoise March, end to end with the real tools from PyPI (tests/peers.py builds their venvs).
+
+Each path: the peer builds the database (with a model change it migrates itself), ``adopt``
+recognises the peer's history and takes the database over, then our own ``makemigrations`` +
+``migrate`` apply the next model change and ``check --schema`` reports nothing. A peer history
+with migrations it has not applied yet is refused, with nothing recorded, until the peer's own
+upgrade command has run.
+
+Tortoise March (``tortoise-march`` 0.1.0) needs Python >= 3.12 and supports PostgreSQL only: it
+runs for real where such an interpreter exists (tests/peers.py: python312); its recorder table
+``tortoisemarch_applied_migrations`` (id, name, checksum, applied_at: the layout of its
+``recorder.py``) is also created by hand, on both backends, to test the recognition everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import peers
+from tests.cliproject import show
+from tests.conftest import require_postgres
+from tests.harness import Backend
+from tests.peers import PeerVenv, SwitchProject
+
+PEER_FIELD = "pages = fields.IntField(null=True)"
+OUR_FIELD = "isbn = fields.CharField(max_length=20, null=True)"
+TORTOISE_MARCH_TABLE = "tortoisemarch_applied_migrations"
+
+
+@pytest.fixture(scope="session")
+def aerich() -> PeerVenv:
+    """Return the venv with aerich 0.10.1."""
+    return peers.peer_venv("aerich", peers.AERICH)
+
+
+@pytest.fixture(scope="session")
+def tortoise_cli() -> PeerVenv:
+    """Return the venv with tortoise-orm 1.1.9 and its ``tortoise`` CLI."""
+    return peers.peer_venv("tortoise", peers.TORTOISE)
+
+
+@pytest.fixture(scope="session")
+def tortoise_march() -> Iterator[PeerVenv]:
+    """Return the venv with Tortoise March (skipped where no Python >= 3.12 exists: its recorder
+    table is then tested by hand only, see the module docstring)."""
+    python = peers.python312()
+    if python is None:
+        pytest.skip("tortoise-march needs Python >= 3.12 and none was found (MARCH_TEST_PY312)")
+    yield peers.peer_venv("tortoise-march", peers.TORTOISE_MARCH, python)
+
+
+@pytest.fixture
+def pg_backend(tmp_path: Path) -> Iterator[Backend]:
+    """Yield the PostgreSQL backend only (Tortoise March supports nothing else)."""
+    require_postgres()
+    made = Backend("postgres", tmp_path)
+    yield made
+    made.cleanup()
+
+
+def adopted(project: SwitchProject, *found: str) -> str:
+    """Run ``adopt``, assert it adopted the shop app (saying ``found``) and return its output."""
+    result = project.run("adopt")
+    assert result.returncode == 0, show(result)
+    output = result.stdout + result.stderr
+    for words in found:
+        assert words in output, show(result)
+    assert project.recorded() == ["0001_initial"], show(result)
+    assert project.migration_names() == ["0001_initial.py"], show(result)
+    return output
+
+
+def refused(project: SwitchProject, *words: str) -> None:
+    """Run ``adopt``, assert it refused (exit 1) naming ``words`` and changed nothing."""
+    before = project.snapshot()
+    result = project.run("adopt")
+    assert result.returncode == 1, show(result)
+    assert "Traceback" not in result.stderr, show(result)
+    for word in words:
+        assert word in result.stdout + result.stderr, show(result)
+    after = project.snapshot()
+    assert after.recorded == [] and after.files == {}, show(result)
+    assert after.tables == before.tables, show(result)
+
+
+def our_next_migration(project: SwitchProject, backend: Backend) -> None:
+    """Change a model, makemigrations + migrate with our CLI, and check the live schema."""
+    project.add_book_field(OUR_FIELD)
+    project.ok("makemigrations")
+    assert len(project.migration_names()) == 2
+    project.ok("migrate")
+    assert len(project.recorded()) == 2
+    assert "isbn" in backend.introspect(project.database_url)["book"]["columns"]
+    check = project.run("check", "--schema")
+    assert check.returncode == 0, show(check)
+    assert project.run("makemigrations", "--check").returncode == 0
+
+
+# -- generate_schemas() -----------------------------------------------------------------------
+
+
+def test_generate_schemas_database_is_adopted(tmp_path: Path, backend: Backend) -> None:
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    project.generate_schemas()
+    adopted(project)
+    our_next_migration(project, backend)
+
+
+def test_generate_schemas_database_behind_the_models_is_refused(
+    tmp_path: Path, backend: Backend
+) -> None:
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    project.generate_schemas()
+    project.add_book_field(PEER_FIELD)
+    refused(project, "pages")
+
+
+# -- aerich -----------------------------------------------------------------------------------
+
+
+def aerich_project(tmp_path: Path, backend: Backend, aerich: PeerVenv) -> SwitchProject:
+    """Return a project that aerich initialised (init, init-db) with one migration made after."""
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    project.peer_ok(aerich, "aerich", "init", "-t", "settings.TORTOISE_ORM")
+    project.peer_ok(aerich, "aerich", "init-db")
+    project.add_book_field(PEER_FIELD)
+    project.peer_ok(aerich, "aerich", "migrate", "--name", "pages")
+    return project
+
+
+def test_aerich_database_is_adopted(tmp_path: Path, backend: Backend, aerich: PeerVenv) -> None:
+    project = aerich_project(tmp_path, backend, aerich)
+    project.peer_ok(aerich, "aerich", "upgrade")
+    assert "pages" in backend.introspect(project.database_url)["book"]["columns"]
+    adopted(project, "aerich", "2 migration(s) applied")
+    our_next_migration(project, backend)
+    assert len(backend.execute(project.database_url, "SELECT version FROM aerich")) == 2
+
+
+def test_aerich_history_with_unapplied_migration_is_refused(
+    tmp_path: Path, backend: Backend, aerich: PeerVenv
+) -> None:
+    project = aerich_project(tmp_path, backend, aerich)
+    pending = next((project.root / "migrations" / "shop").glob("1_*_pages.py")).stem
+    refused(project, "aerich upgrade", pending)
+    project.peer_ok(aerich, "aerich", "upgrade")
+    adopted(project, "aerich")
+    our_next_migration(project, backend)
+
+
+# -- Tortoise's built-in migrations -----------------------------------------------------------
+
+
+def builtin_project(tmp_path: Path, backend: Backend, tortoise_cli: PeerVenv) -> SwitchProject:
+    """Return a project migrated by ``tortoise migrate`` with a second migration made after."""
+    project = SwitchProject.create(tmp_path, backend.new_url(), builtin=True)
+    config = ("-c", "settings.TORTOISE_ORM")
+    project.peer_ok(tortoise_cli, "tortoise", *config, "makemigrations")
+    project.peer_ok(tortoise_cli, "tortoise", *config, "migrate")
+    project.add_book_field(PEER_FIELD)
+    project.peer_ok(tortoise_cli, "tortoise", *config, "makemigrations")
+    assert len(list((project.root / "shop" / "migrations").glob("0002_*.py"))) == 1
+    return project
+
+
+def test_builtin_migrations_database_is_adopted(
+    tmp_path: Path, backend: Backend, tortoise_cli: PeerVenv
+) -> None:
+    project = builtin_project(tmp_path, backend, tortoise_cli)
+    project.peer_ok(tortoise_cli, "tortoise", "-c", "settings.TORTOISE_ORM", "migrate")
+    assert "pages" in backend.introspect(project.database_url)["book"]["columns"]
+    adopted(project, "Tortoise's built-in migrations", "2 migration(s) applied")
+    our_next_migration(project, backend)
+
+
+def test_builtin_history_with_unapplied_migration_is_refused(
+    tmp_path: Path, backend: Backend, tortoise_cli: PeerVenv
+) -> None:
+    project = builtin_project(tmp_path, backend, tortoise_cli)
+    pending = next((project.root / "shop" / "migrations").glob("0002_*.py")).stem
+    refused(project, "tortoise migrate", pending)
+    project.peer_ok(tortoise_cli, "tortoise", "-c", "settings.TORTOISE_ORM", "migrate")
+    adopted(project, "Tortoise's built-in migrations")
+    our_next_migration(project, backend)
+
+
+# -- Tortoise March ---------------------------------------------------------------------------
+
+TORTOISE_MARCH_CONFIG = """\
+[tool.tortoisemarch]
+tortoise_orm = "settings.TORTOISE_ORM"
+location = "tm_migrations"
+"""
+
+
+def tortoise_march_project(
+    tmp_path: Path, backend: Backend, tortoise_march: PeerVenv
+) -> SwitchProject:
+    """Return a project migrated by ``tortoisemarch migrate``, a second migration made after.
+
+    UUID primary keys: tortoise-march 0.1.0 writes ``IntField(primary_key=True)`` without
+    ``generated``, so its integer keys get no identity (inserts would fail) and the database
+    rightly differs from the models; UUID keys are built alike by every tool.
+    """
+    project = SwitchProject.create(tmp_path, backend.new_url(), pk=peers.UUID_PK)
+    project.append_pyproject(TORTOISE_MARCH_CONFIG)
+    project.peer_ok(tortoise_march, "tortoisemarch", "makemigrations")
+    project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
+    project.add_book_field(PEER_FIELD)
+    project.peer_ok(tortoise_march, "tortoisemarch", "makemigrations", "--name", "pages")
+    return project
+
+
+def test_tortoise_march_database_is_adopted(
+    tmp_path: Path, pg_backend: Backend, tortoise_march: PeerVenv
+) -> None:
+    project = tortoise_march_project(tmp_path, pg_backend, tortoise_march)
+    project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
+    assert "pages" in pg_backend.introspect(project.database_url)["book"]["columns"]
+    adopted(project, "Tortoise March", "2 migration(s) applied")
+    our_next_migration(project, pg_backend)
+
+
+def test_tortoise_march_history_with_unapplied_migration_is_refused(
+    tmp_path: Path, pg_backend: Backend, tortoise_march: PeerVenv
+) -> None:
+    project = tortoise_march_project(tmp_path, pg_backend, tortoise_march)
+    pending = next((project.root / "tm_migrations").glob("0002_*.py")).stem
+    refused(project, "tortoisemarch migrate", pending)
+    project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
+    adopted(project, "Tortoise March")
+    our_next_migration(project, pg_backend)
+
+
+def hand_made_tortoise_march(tmp_path: Path, backend: Backend, applied: int) -> SwitchProject:
+    """Return a project whose database generate_schemas() built, with Tortoise March's recorder
+    table made by hand holding the first ``applied`` of its two migration files."""
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    project.append_pyproject(TORTOISE_MARCH_CONFIG)
+    project.add_book_field(PEER_FIELD)
+    project.generate_schemas()
+    folder = project.root / "tm_migrations"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("", encoding="utf-8")
+    names = ["0001_initial", "0002_pages"]
+    for name in names:
+        (folder / f"{name}.py").write_text('"""A Tortoise March migration."""\n', "utf-8")
+    serial = "BIGSERIAL" if backend.name == "postgres" else "INTEGER"
+    stamp = "TIMESTAMPTZ NOT NULL DEFAULT NOW()" if backend.name == "postgres" else "TEXT"
+    backend.execute(
+        project.database_url,
+        f"CREATE TABLE {TORTOISE_MARCH_TABLE} (id {serial} PRIMARY KEY, name TEXT NOT NULL "
+        f"UNIQUE, checksum TEXT NOT NULL, applied_at {stamp})",
+    )
+    for name in names[:applied]:
+        backend.execute(
+            project.database_url,
+            f"INSERT INTO {TORTOISE_MARCH_TABLE} (name, checksum, applied_at) "
+            f"VALUES ('{name}', 'x', '2026-01-01')",
+        )
+    return project
+
+
+def test_hand_made_tortoise_march_history_is_adopted(tmp_path: Path, backend: Backend) -> None:
+    project = hand_made_tortoise_march(tmp_path, backend, applied=2)
+    adopted(project, "Tortoise March", "2 migration(s) applied", "0002_pages")
+    our_next_migration(project, backend)
+
+
+def test_hand_made_tortoise_march_unapplied_is_refused(tmp_path: Path, backend: Backend) -> None:
+    project = hand_made_tortoise_march(tmp_path, backend, applied=1)
+    refused(project, "tortoisemarch migrate", "0002_pages")
