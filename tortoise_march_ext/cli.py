@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
+    adopt = verbs.add_parser(
+        "adopt",
+        parents=[common],
+        help="take over an existing database: write and record the initial migrations",
+    )
+    adopt.add_argument("apps", nargs="*", metavar="APP")
+
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP", help="an app, or APP:NAME")
     sql.add_argument("name", nargs="?", metavar="NAME")
@@ -313,6 +320,33 @@ async def _check_schema(config: commands.MarchConfig, app: str | None) -> int:
     return EXIT_FOUND
 
 
+async def _adopt(args: argparse.Namespace) -> int:
+    config = commands.load_config(config=args.config, location=args.location)
+    try:
+        result = await commands.adopt(config, args.apps)
+    except commands.AdoptRefused as exc:
+        for line in exc.lines:
+            _out(line)
+        sys.stdout.flush()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in result.skipped:
+        _out(line)
+    for history in result.histories:
+        _out(history.found_line())
+    for item in result.adopted:
+        written = ", ".join(_shown(path) for path in item.paths)
+        _out(
+            f"adopted {item.app}: wrote {written}, recorded as applied "
+            f"({item.tables} table(s) match)"
+        )
+    for line in result.drop_hints:
+        _out(line)
+    if not result.adopted and not result.skipped:
+        _out("Nothing to adopt: no tracked models.")
+    return EXIT_OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "makemigrations": _makemigrations,
     "migrate": _migrate,
@@ -321,6 +355,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "squashmigrations": _squashmigrations,
     "lint": _lint,
     "check": _check,
+    "adopt": _adopt,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..autodetect.questioner import Questioner
 from ..config import MarchConfig, load_config
 from ..lint import Finding, LintReport
+from .adopt import AdoptedApp, AdoptRefused, AdoptResult, adopt
 from .lint import lint, lint_migration
 from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
@@ -15,6 +16,9 @@ from .schema_check import SchemaCheckResult, check_schema
 from .squash import SquashResult, squashmigrations
 
 __all__ = [
+    "AdoptRefused",
+    "AdoptResult",
+    "AdoptedApp",
     "Finding",
     "LintReport",
     "MakeMigrationsResult",
@@ -25,6 +29,7 @@ __all__ = [
     "SchemaCheckResult",
     "ShowEntry",
     "SquashResult",
+    "adopt",
     "check",
     "check_schema",
     "lint",

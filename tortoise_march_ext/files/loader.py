@@ -26,6 +26,12 @@ from .checksum import checksum
 
 Key = tuple[str, str]
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+# Other tools' migration modules, told apart by what they define or import (never imported).
+_AERICH = re.compile(r"^async def upgrade\(\s*db\b|^MODELS_STATE\s*=", re.MULTILINE)
+_BUILTIN = re.compile(
+    r"^from tortoise(\.migrations)? import (migrations|operations)\b|^from tortoise\.migrations\.",
+    re.MULTILINE,
+)
 
 
 @dataclass
@@ -111,6 +117,7 @@ def load_file(app: str, path: Path) -> LoadedMigration:
             path=str(path),
         )
     source = path.read_text(encoding="utf-8")
+    _refuse_foreign(path, source)
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:
@@ -144,6 +151,32 @@ def load_file(app: str, path: Path) -> LoadedMigration:
             path=str(path),
         )
     return LoadedMigration(app, name, path, migration, source)
+
+
+def foreign_tool(source: str) -> str | None:
+    """Return whose migration module ``source`` is when another tool wrote it (aerich's
+    ``async def upgrade(db)`` / ``MODELS_STATE``, Tortoise's built-in ``from tortoise import
+    migrations``), else None."""
+    if "tortoise_march_ext" in source:
+        return None
+    if _AERICH.search(source):
+        return "aerich"
+    if _BUILTIN.search(source):
+        return "Tortoise's built-in migrations"
+    return None
+
+
+def _refuse_foreign(path: Path, source: str) -> None:
+    tool = foreign_tool(source)
+    if tool is None:
+        return
+    raise MigrationFileError(
+        f"{path}: this is a migration of {tool}, not of tortoise_march_ext; the folder "
+        f"{path.parent} holds {tool}'s files: set another `location` for "
+        'tortoise_march_ext in its config (e.g. location = "march_migrations" in '
+        "[tool.tortoise_march_ext]) and leave this folder to that tool",
+        path=str(path),
+    )
 
 
 def _pairs(value: object) -> bool:
