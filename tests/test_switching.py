@@ -89,11 +89,12 @@ def refused(project: SwitchProject, *words: str) -> None:
 
 def our_next_migration(project: SwitchProject, backend: Backend) -> None:
     """Change a model, makemigrations + migrate with our CLI, and check the live schema."""
+    count = len(project.migration_names())
     project.add_book_field(OUR_FIELD)
     project.ok("makemigrations")
-    assert len(project.migration_names()) == 2
+    assert len(project.migration_names()) == count + 1
     project.ok("migrate")
-    assert len(project.recorded()) == 2
+    assert len(project.recorded()) == count + 1
     assert "isbn" in backend.introspect(project.database_url)["book"]["columns"]
     check = project.run("check", "--schema")
     assert check.returncode == 0, show(check)
@@ -197,6 +198,47 @@ location = "tm_migrations"
 """
 
 
+TORTOISE_MARCH_INDEXES = ("author_name_idx", "book_title_year_idx")
+NAMED_INDEXES = (
+    (
+        "name = fields.CharField(max_length=100, db_index=True)",
+        "name = fields.CharField(max_length=100)",
+    ),
+    (
+        'table = "author"',
+        'table = "author"\n        indexes = (Index(fields=("name",), name="author_name_idx"),)',
+    ),
+    (
+        'indexes = (("title", "year"),)',
+        'indexes = (Index(fields=("title", "year"), name="book_title_year_idx"),)',
+    ),
+    (
+        "from tortoise.models import Model",
+        "from tortoise.indexes import Index\nfrom tortoise.models import Model",
+    ),
+)
+
+
+def adopt_named_indexes(project: SwitchProject, backend: Backend, *found: str) -> None:
+    """Adopt a database whose indexes Tortoise March named ``<table>_<columns>_idx``, following
+    adopt's advice: it refuses listing each index under both names; the models then name the
+    indexes as the database does, adopt takes the database over; the models are restored and
+    makemigrations + migrate rename them (drop and create) to the names Tortoise derives."""
+    refused(project, "Tortoise March", *TORTOISE_MARCH_INDEXES, "makemigrations + migrate")
+    original = project.models_py.read_text(encoding="utf-8")
+    for old, new in NAMED_INDEXES:
+        project.replace_in(project.models_py, old, new)
+    adopted(project, *found)
+    project.models_py.write_text(original, encoding="utf-8")
+    project.ok("makemigrations")
+    project.ok("migrate")
+    assert len(project.recorded()) == 2
+    assert project.run("check", "--schema").returncode == 0
+    schema = backend.introspect(project.database_url)
+    names = {index[0] for table in ("author", "book") for index in schema[table]["indexes"]}
+    assert not names & set(TORTOISE_MARCH_INDEXES), names
+
+
 def tortoise_march_project(
     tmp_path: Path, backend: Backend, tortoise_march: PeerVenv
 ) -> SwitchProject:
@@ -221,7 +263,7 @@ def test_tortoise_march_database_is_adopted(
     project = tortoise_march_project(tmp_path, pg_backend, tortoise_march)
     project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
     assert "pages" in pg_backend.introspect(project.database_url)["book"]["columns"]
-    adopted(project, "Tortoise March", "2 migration(s) applied")
+    adopt_named_indexes(project, pg_backend, "Tortoise March", "2 migration(s) applied")
     our_next_migration(project, pg_backend)
 
 
@@ -232,7 +274,7 @@ def test_tortoise_march_history_with_unapplied_migration_is_refused(
     pending = next((project.root / "tm_migrations").glob("0002_*.py")).stem
     refused(project, "tortoisemarch migrate", pending)
     project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
-    adopted(project, "Tortoise March")
+    adopt_named_indexes(project, pg_backend, "Tortoise March")
     our_next_migration(project, pg_backend)
 
 
