@@ -207,7 +207,8 @@ def test_aerich_history_with_an_unapplied_file_is_refused(tmp_path: Path, backen
     tables = project.tables()
     result = project.run("adopt")
     assert_error(result, 1, "aerich's history for app contacts", waiting, "`aerich upgrade`")
-    assert "nothing was written" in result.stderr, show(result)
+    for words in ("1 not applied", "nothing was written", "adopt --write-difference"):
+        assert words in result.stderr, show(result)
     assert_nothing_done(project, tables)
 
 
@@ -219,9 +220,56 @@ def test_models_ahead_of_aerich_are_refused_naming_aerich(tmp_path: Path, backen
     result = project.run("adopt")
     assert result.returncode == 1, show(result)
     assert result.stdout.strip().splitlines() == [
-        "contacts.Contact: column phone is missing in the database"
+        "found aerich's history for app contacts: 2 migration(s) applied, "
+        "last 1_20240102000000_add_phone",
+        "contacts.Contact: column phone is missing in the database",
     ], show(result)
-    assert "the database aerich built" in result.stderr, show(result)
+    (error,) = result.stderr.strip().splitlines()
+    assert "the database aerich built differs" in error, show(result)
+    assert "run `adopt --write-difference`" in error, show(result)
+    assert_nothing_done(project, tables)
+
+
+def test_write_difference_adopts_what_aerich_built_and_writes_the_rest(
+    tmp_path: Path, backend: Backend
+) -> None:
+    # aerich has a migration it did not apply yet (the phone column the models have).
+    project = generated(tmp_path, backend)
+    waiting = "2_20240103000000_add_phone"
+    aerich_history(backend, project, AERICH_NAMES[:1], [*AERICH_NAMES[:1], waiting])
+    project.add_contact_field(NEW_FIELD)
+    result = project.run("adopt", "--write-difference")
+    assert result.returncode == 0, show(result)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == (
+        "found aerich's history for app contacts: 1 migration(s) applied, last "
+        f"0_20240101000000_init, 1 not applied ({waiting})"
+    ), show(result)
+    assert lines[1].startswith("adopted contacts: wrote "), show(result)
+    assert lines[2].startswith("wrote ") and "not applied" in lines[2], show(result)
+    first, second = project.migration_names()
+    assert first == "0001_initial.py" and second.startswith("0002_"), show(result)
+    assert project.recorded() == ["0001_initial"]
+    assert "phone" not in backend.introspect(project.database_url)["contact"]["columns"]
+
+    project.ok("migrate")
+    assert "phone" in backend.introspect(project.database_url)["contact"]["columns"]
+    assert project.run("check", "--schema").returncode == 0
+    assert project.run("check").returncode == 0
+
+
+def test_write_difference_refuses_what_it_cannot_write(tmp_path: Path, backend: Backend) -> None:
+    project = generated(tmp_path, backend)
+    execute(backend, project, "ALTER TABLE tag ADD COLUMN extra INTEGER")
+    tables = project.tables()
+    result = project.run("adopt", "--write-difference")
+    assert result.returncode == 1, show(result)
+    assert result.stdout.strip().splitlines() == [
+        "contacts.Tag: column extra is in the database only"
+    ], show(result)
+    (error,) = result.stderr.strip().splitlines()
+    for words in ("writes only what the models add", "Make the models match the database"):
+        assert words in error, show(result)
     assert_nothing_done(project, tables)
 
 

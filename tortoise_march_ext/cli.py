@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
         help="take over an existing database: write and record the initial migrations",
     )
     adopt.add_argument("apps", nargs="*", metavar="APP")
+    adopt.add_argument(
+        "--write-difference",
+        action="store_true",
+        help="when the database lacks what the models add: adopt it as it stands and write "
+        "the migration that adds the rest",
+    )
 
     sql = verbs.add_parser("sqlmigrate", parents=[common], help="print one migration's SQL")
     sql.add_argument("app", metavar="APP", help="an app, or APP:NAME")
@@ -323,9 +329,9 @@ async def _check_schema(config: commands.MarchConfig, app: str | None) -> int:
 async def _adopt(args: argparse.Namespace) -> int:
     config = commands.load_config(config=args.config, location=args.location)
     try:
-        result = await commands.adopt(config, args.apps)
+        result = await commands.adopt(config, args.apps, write_difference=args.write_difference)
     except commands.AdoptRefused as exc:
-        for line in exc.lines:
+        for line in [*exc.found, *exc.lines]:
             _out(line)
         sys.stdout.flush()
         print(f"error: {exc}", file=sys.stderr)
@@ -339,6 +345,19 @@ async def _adopt(args: argparse.Namespace) -> int:
         _out(
             f"adopted {item.app}: wrote {written}, recorded as applied "
             f"({item.tables} table(s) match)"
+        )
+    if result.difference is not None:
+        for item in result.difference.migrations:
+            _out(
+                f"wrote {_shown(item.path)} for what the models add to the database (not "
+                "applied): run `python -m tortoise_march_ext migrate` to apply it"
+            )
+    if result.difference_error:
+        print(
+            "warning: the initial migrations were recorded, but the migration that adds what "
+            f"the models add could not be written: {result.difference_error}; run "
+            "makemigrations",
+            file=sys.stderr,
         )
     for line in result.drop_hints:
         _out(line)

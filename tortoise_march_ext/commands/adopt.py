@@ -12,17 +12,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..autodetect.autodetector import detect_changes
+from ..autodetect.optimizer import optimize
 from ..config import MarchConfig
 from ..engine.executor import forwards_plan, replay
 from ..engine.foreign import ForeignHistory, find_histories
-from ..exceptions import EXIT_FOUND, DatabaseError
+from ..exceptions import EXIT_FOUND, DatabaseError, MarchError
+from ..introspect import introspect
 from ..operations import CreateModel
 from ..project import Project, open_project
 from ..runtime.ensure import migration_lock
-from ..schema.state import ProjectState
-from ..schema.tables import model_tables
-from .make import NewMigration, _write, make_questioner, makemigrations
+from ..schema.state import ModelState, ProjectState
+from ..schema.tables import m2m_tables, model_tables
+from .make import (
+    MakeMigrationsResult,
+    NewMigration,
+    _dependencies,
+    _order_units,
+    _render,
+    _Unit,
+    _write,
+    make_questioner,
+    makemigrations,
+    next_number,
+    suggest_name,
+)
 from .migrate import check_history
 
 Key = tuple[str, str]
@@ -33,8 +49,11 @@ class AdoptRefused(DatabaseError):
 
     exit_code = EXIT_FOUND
 
-    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, lines: list[str] | None = None, found: list[str] | None = None
+    ) -> None:
         self.lines = lines or []
+        self.found = found or []
         super().__init__(message)
 
 
@@ -55,6 +74,9 @@ class AdoptResult:
     skipped: list[str] = field(default_factory=list)
     histories: list[ForeignHistory] = field(default_factory=list)
     drop_hints: list[str] = field(default_factory=list)
+    wrote_difference: bool = False
+    difference: MakeMigrationsResult | None = None
+    difference_error: str = ""
 
 
 def _skip_line(project: Project, app: str) -> str:
@@ -89,9 +111,17 @@ async def _select(config: MarchConfig, apps: list[str] | None) -> tuple[list[str
         return chosen, skipped
 
 
-async def adopt(config: MarchConfig, apps: list[str] | None = None) -> AdoptResult:
+async def adopt(
+    config: MarchConfig, apps: list[str] | None = None, *, write_difference: bool = False
+) -> AdoptResult:
     """Write and record the initial migrations of ``apps`` (default: every tracked app without
-    migrations) when the live database matches them; raise AdoptRefused otherwise."""
+    migrations) when the live database matches them; raise AdoptRefused otherwise.
+
+    With ``write_difference`` a database that lacks only what the models add (tables, columns,
+    many-to-many tables) is adopted as it stands: the initial migrations describe the database
+    and are recorded, and ``makemigrations`` then writes the migration that adds the rest (not
+    applied). Another tool's unapplied migrations are then no reason to refuse.
+    """
     chosen, skipped = await _select(config, apps)
     result = AdoptResult(skipped=skipped)
     if not chosen:
@@ -107,21 +137,115 @@ async def adopt(config: MarchConfig, apps: list[str] | None = None) -> AdoptResu
             check_history(project, rows)
             result.histories = await _histories(project, chosen)
             waiting = [h for h in result.histories if h.unapplied]
-            if waiting:
+            if waiting and not write_difference:
                 raise AdoptRefused(waiting[0].refusal(), [h.found_line() for h in waiting[1:]])
             state, created = _built(project, new)
-            lines: list[str] = []
-            for app in chosen:
-                lines += await _differences(project, app, state, created.get(app, []))
+            lines = await _all_differences(project, chosen, state, created)
             if lines:
-                raise AdoptRefused(_differ_message(chosen, lines, result.histories), lines)
+                db_state = await database_state(project, chosen, state)
+                writable = not await _all_differences(
+                    project, chosen, db_state, _tables_of(db_state, chosen)
+                )
+                if not (writable and write_difference):
+                    found = [h.found_line() for h in result.histories]
+                    message = _differ_message(
+                        chosen, lines, result.histories, writable, write_difference
+                    )
+                    raise AdoptRefused(message, lines, found)
+                new = initial_from(project, db_state, chosen)
+                state, created = _built(project, new)
+                result.wrote_difference = True
             await _record(project, new)
         result.adopted = [
             AdoptedApp(app, [m.path for m in new if m.app == app], len(created.get(app, [])))
             for app in chosen
         ]
         result.drop_hints = _drop_hints(result.histories)
+    if result.wrote_difference:
+        try:
+            result.difference = await makemigrations(
+                config, chosen, questioner=make_questioner(noinput=True)
+            )
+        except MarchError as exc:
+            result.difference_error = " ".join(str(exc).split())
     return result
+
+
+async def _all_differences(
+    project: Project, apps: list[str], state: ProjectState, created: dict[str, list[str]]
+) -> list[str]:
+    lines: list[str] = []
+    for app in apps:
+        lines += await _differences(project, app, state, created.get(app, []))
+    return lines
+
+
+def _tables_of(state: ProjectState, apps: list[str]) -> dict[str, list[str]]:
+    return {
+        app: [t.name for m in state.app_models(app) for t in model_tables(state, m)] for app in apps
+    }
+
+
+async def database_state(project: Project, apps: list[str], state: ProjectState) -> ProjectState:
+    """Return ``state`` with what the live database lacks taken out of the models of ``apps``:
+    models whose table is missing (and relations to them), fields whose column is missing,
+    many-to-many fields whose table is missing, with the indexes and constraints on them."""
+    live: dict[str, Any] = {}
+    for first in {project.connection_name(app): app for app in apps}.values():
+        live.update(await introspect(project.client(first)))
+    out = state.clone()
+    wanted = set(apps)
+    gone = set()
+    for (app, name), model in sorted(state.models.items()):
+        if app in wanted and model.table not in live:
+            out.remove_model(app, name)
+            gone.add(f"{app}.{name}")
+    for (app, _), model in sorted(out.models.items()):
+        if app not in wanted:
+            continue
+        for field_name, state_field in model.fields:
+            if state_field.is_relation and state_field.to in gone:
+                model = _without(model, field_name)
+        columns = live[model.table]["columns"]
+        through = m2m_tables(out, model)
+        for field_name, state_field in model.fields:
+            if state_field.is_m2m:
+                lost = field_name in through and through[field_name].name not in live
+            else:
+                lost = model.column_of(field_name) not in columns
+            if lost:
+                model = _without(model, field_name)
+        out.put_model(model)
+    return out
+
+
+def _without(model: ModelState, name: str) -> ModelState:
+    """Return ``model`` without field ``name`` and the indexes and constraints that use it."""
+    model = model.without_field(name)
+    return model.with_changes(
+        indexes=tuple(i for i in model.indexes if name not in i.field_names),
+        unique_together=tuple(g for g in model.unique_together if name not in g),
+        constraints=tuple(c for c in model.constraints if name not in c.field_names),
+    )
+
+
+def initial_from(project: Project, target: ProjectState, apps: list[str]) -> list[NewMigration]:
+    """Return the initial migrations of ``apps`` that build ``target``, made and named as
+    makemigrations makes them from models."""
+    old = replay(project.graph, project.graph.nodes)
+    changes = detect_changes(old, target, set(apps), make_questioner(noinput=True))
+    units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops]
+    written: list[_Unit] = []
+    out: list[NewMigration] = []
+    for unit in _order_units(units):
+        unit.operations = optimize(unit.operations, unit.app)
+        initial = not any(u.app == unit.app for u in written)
+        number = next_number(project, unit.app) + sum(u.app == unit.app for u in written)
+        unit.name = f"{number:04d}_{suggest_name(unit.operations, initial)}"
+        deps = _dependencies(project, unit, written)
+        written.append(unit)
+        out.append(_render(project, unit, deps, initial, False))
+    return out
 
 
 async def _histories(project: Project, apps: list[str]) -> list[ForeignHistory]:
@@ -161,16 +285,39 @@ async def _differences(
     return await table_differences(project, app, state, tables)
 
 
-def _differ_message(apps: list[str], lines: list[str], histories: list[ForeignHistory]) -> str:
+def _differ_message(
+    apps: list[str],
+    lines: list[str],
+    histories: list[ForeignHistory],
+    writable: bool,
+    asked: bool,
+) -> str:
     tools = sorted({h.tool for h in histories})
-    built = f" (the database {' and '.join(tools)} built)" if tools else ""
-    return (
+    built = f" {' and '.join(tools)} built" if tools else ""
+    head = (
         f"adopt {', '.join(apps)}: the database{built} differs from the models in {len(lines)} "
         "way(s), listed one per line as `check --schema` lists them; nothing was written or "
         "recorded. "
-        "Make the models match the database and run adopt again; then restore your change and "
-        "run makemigrations + migrate, which writes and applies the migration that reconciles "
-        "them"
+    )
+    if writable:
+        return head + (
+            "The models only add to the database: run `adopt --write-difference` to record "
+            "the initial migration as the database stands and write the migration that adds "
+            "the rest, then `migrate` to apply it"
+        )
+    only = (
+        "(--write-difference writes only what the models add: tables, columns and "
+        "many-to-many tables the database lacks) "
+        if asked
+        else ""
+    )
+    return (
+        head
+        + only
+        + (
+            "Make the models match the database and run adopt again; then restore your change and "
+            "run makemigrations + migrate, which write and apply the migration that reconciles them"
+        )
     )
 
 
@@ -190,8 +337,6 @@ async def _record(project: Project, new: list[NewMigration]) -> None:
 
 
 def _write_all(new: list[NewMigration]) -> None:
-    from .make import MakeMigrationsResult
-
     _write(MakeMigrationsResult(migrations=new), False)
 
 

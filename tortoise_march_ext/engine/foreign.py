@@ -58,6 +58,8 @@ class ForeignHistory:
         count = len(self.applied)
         last = f", last {self.applied[-1]}" if self.applied else ""
         line = f"found {self.owner} history {self.where}: {count} migration(s) applied{last}"
+        if self.unapplied:
+            line += f", {len(self.unapplied)} not applied ({', '.join(self.unapplied)})"
         if not self.checked:
             line += " (its migration files were not found, so unapplied ones cannot be listed)"
         return line
@@ -65,9 +67,9 @@ class ForeignHistory:
     def refusal(self) -> str:
         """Return the one line refusing a history with unapplied migrations."""
         return (
-            f"{self.found_line()}, {len(self.unapplied)} not applied "
-            f"({', '.join(self.unapplied)}); nothing was written: run `{self.upgrade}` first so "
-            f"the database holds everything {self.tool} knows, then run adopt again"
+            f"{self.found_line()}; nothing was written: run `{self.upgrade}` first, "
+            "then adopt again, or let adopt write the difference (`adopt --write-difference`: "
+            "the initial migration as the database stands, and one adding what the models add)"
         )
 
 
