@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests import peers
-from tests.cliproject import show
+from tests.cliproject import error_problems, show
 from tests.conftest import require_postgres
 from tests.harness import Backend
 from tests.peers import PeerVenv, SwitchProject
@@ -123,10 +123,11 @@ def test_generate_schemas_database_behind_the_models_is_refused(
 # -- aerich -----------------------------------------------------------------------------------
 
 
-def aerich_project(tmp_path: Path, backend: Backend, aerich: PeerVenv) -> SwitchProject:
-    """Return a project that aerich initialised (init, init-db) with one migration made after."""
+def aerich_project(tmp_path: Path, backend: Backend, aerich: PeerVenv, *init: str) -> SwitchProject:
+    """Return a project that aerich initialised (init, init-db) with one migration made after
+    (``init``: more options of ``aerich init``)."""
     project = SwitchProject.create(tmp_path, backend.new_url())
-    project.peer_ok(aerich, "aerich", "init", "-t", "settings.TORTOISE_ORM")
+    project.peer_ok(aerich, "aerich", "init", "-t", "settings.TORTOISE_ORM", *init)
     project.peer_ok(aerich, "aerich", "init-db")
     project.add_book_field(PEER_FIELD)
     project.peer_ok(aerich, "aerich", "migrate", "--name", "pages")
@@ -151,6 +152,55 @@ def test_aerich_history_with_unapplied_migration_is_refused(
     project.peer_ok(aerich, "aerich", "upgrade")
     adopted(project, "aerich")
     our_next_migration(project, backend)
+
+
+def test_aerich_unapplied_migration_is_written_by_adopt_write_difference(
+    tmp_path: Path, backend: Backend, aerich: PeerVenv
+) -> None:
+    project = aerich_project(tmp_path, backend, aerich)
+    result = project.run("adopt", "--write-difference")
+    assert result.returncode == 0, show(result)
+    assert project.recorded() == ["0001_initial"], show(result)
+    first, second = project.migration_names()
+    assert first == "0001_initial.py" and "pages" in second, show(result)
+    assert "pages" not in backend.introspect(project.database_url)["book"]["columns"]
+    project.ok("migrate")
+    assert "pages" in backend.introspect(project.database_url)["book"]["columns"]
+    assert project.run("check", "--schema").returncode == 0
+    our_next_migration(project, backend)
+
+
+@pytest.mark.parametrize(
+    ("location", "folder"),
+    [
+        ("./aerich_migrations", "aerich_migrations/shop"),
+        ("./aerich/{app}/versions", "aerich/shop/versions"),
+    ],
+)
+def test_aerich_location_of_its_config_is_read(
+    tmp_path: Path, backend: Backend, aerich: PeerVenv, location: str, folder: str
+) -> None:
+    """aerich 0.10 with tortoise-orm >= 1.0 writes its config as ``[tool.tortoise]`` (it reads
+    ``[tool.aerich]`` first, then ``[tool.tortoise]``); a ``{app}`` in its location is the app's
+    folder, else the folder is ``<location>/<app>`` (aerich's ``Migrate.get_migration_dir``)."""
+    project = aerich_project(tmp_path, backend, aerich, "--location", location)
+    assert "[tool.tortoise]" in (project.root / "pyproject.toml").read_text(encoding="utf-8")
+    pending = next((project.root / folder).glob("1_*_pages.py")).stem
+    refused(project, "aerich upgrade", pending)
+
+
+def test_our_location_holding_aerich_files_is_named(
+    tmp_path: Path, backend: Backend, aerich: PeerVenv
+) -> None:
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    project.write_pyproject(peers.PYPROJECT.format(location="migrations"))
+    project.peer_ok(aerich, "aerich", "init", "-t", "settings.TORTOISE_ORM")
+    project.peer_ok(aerich, "aerich", "init-db")
+    before = project.snapshot()
+    for verb in ("adopt", "makemigrations"):
+        result = project.run(verb)
+        assert error_problems(result, 2, "aerich", "location") == [], show(result)
+    assert project.snapshot().tables == before.tables
 
 
 # -- Tortoise's built-in migrations -----------------------------------------------------------
