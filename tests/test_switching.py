@@ -87,6 +87,19 @@ def refused(project: SwitchProject, *words: str) -> None:
     assert after.tables == before.tables, show(result)
 
 
+def drop_old_table(project: SwitchProject, backend: Backend, output: str, table: str) -> None:
+    """Run the statement adopt printed to drop the old tool's ``table``; nothing else changes."""
+    hints = [line for line in output.splitlines() if "drop it with: " in line]
+    assert len(hints) == 1 and table in hints[0], output
+    before = backend.introspect(project.database_url)
+    backend.execute(project.database_url, hints[0].split("drop it with: ", 1)[1])
+    after = backend.introspect(project.database_url)
+    assert table in before and table not in after
+    assert {name: value for name, value in before.items() if name != table} == after
+    check = project.run("check", "--schema")
+    assert check.returncode == 0, show(check)
+
+
 def our_next_migration(project: SwitchProject, backend: Backend) -> None:
     """Change a model, makemigrations + migrate with our CLI, and check the live schema."""
     count = len(project.migration_names())
@@ -138,9 +151,10 @@ def test_aerich_database_is_adopted(tmp_path: Path, backend: Backend, aerich: Pe
     project = aerich_project(tmp_path, backend, aerich)
     project.peer_ok(aerich, "aerich", "upgrade")
     assert "pages" in backend.introspect(project.database_url)["book"]["columns"]
-    adopted(project, "aerich", "2 migration(s) applied")
-    our_next_migration(project, backend)
+    output = adopted(project, "aerich", "2 migration(s) applied")
     assert len(backend.execute(project.database_url, "SELECT version FROM aerich")) == 2
+    our_next_migration(project, backend)
+    drop_old_table(project, backend, output, "aerich")
 
 
 def test_aerich_history_with_unapplied_migration_is_refused(
@@ -224,8 +238,9 @@ def test_builtin_migrations_database_is_adopted(
     project = builtin_project(tmp_path, backend, tortoise_cli)
     project.peer_ok(tortoise_cli, "tortoise", "-c", "settings.TORTOISE_ORM", "migrate")
     assert "pages" in backend.introspect(project.database_url)["book"]["columns"]
-    adopted(project, "Tortoise's built-in migrations", "2 migration(s) applied")
+    output = adopted(project, "Tortoise's built-in migrations", "2 migration(s) applied")
     our_next_migration(project, backend)
+    drop_old_table(project, backend, output, "tortoise_migrations")
 
 
 def test_builtin_history_with_unapplied_migration_is_refused(
@@ -269,7 +284,7 @@ NAMED_INDEXES = (
 )
 
 
-def adopt_named_indexes(project: SwitchProject, backend: Backend, *found: str) -> None:
+def adopt_named_indexes(project: SwitchProject, backend: Backend, *found: str) -> str:
     """Adopt a database whose indexes Tortoise March named ``<table>_<columns>_idx``, following
     adopt's advice: it refuses listing each index under both names; the models then name the
     indexes as the database does, adopt takes the database over; the models are restored and
@@ -278,7 +293,7 @@ def adopt_named_indexes(project: SwitchProject, backend: Backend, *found: str) -
     original = project.models_py.read_text(encoding="utf-8")
     for old, new in NAMED_INDEXES:
         project.replace_in(project.models_py, old, new)
-    adopted(project, *found)
+    output = adopted(project, *found)
     project.models_py.write_text(original, encoding="utf-8")
     project.ok("makemigrations")
     project.ok("migrate")
@@ -287,6 +302,7 @@ def adopt_named_indexes(project: SwitchProject, backend: Backend, *found: str) -
     schema = backend.introspect(project.database_url)
     names = {index[0] for table in ("author", "book") for index in schema[table]["indexes"]}
     assert not names & set(TORTOISE_MARCH_INDEXES), names
+    return output
 
 
 def tortoise_march_project(
@@ -313,8 +329,9 @@ def test_tortoise_march_database_is_adopted(
     project = tortoise_march_project(tmp_path, pg_backend, tortoise_march)
     project.peer_ok(tortoise_march, "tortoisemarch", "migrate")
     assert "pages" in pg_backend.introspect(project.database_url)["book"]["columns"]
-    adopt_named_indexes(project, pg_backend, "Tortoise March", "2 migration(s) applied")
+    output = adopt_named_indexes(project, pg_backend, "Tortoise March", "2 migration(s) applied")
     our_next_migration(project, pg_backend)
+    drop_old_table(project, pg_backend, output, TORTOISE_MARCH_TABLE)
 
 
 def test_tortoise_march_history_with_unapplied_migration_is_refused(
@@ -359,8 +376,9 @@ def hand_made_tortoise_march(tmp_path: Path, backend: Backend, applied: int) -> 
 
 def test_hand_made_tortoise_march_history_is_adopted(tmp_path: Path, backend: Backend) -> None:
     project = hand_made_tortoise_march(tmp_path, backend, applied=2)
-    adopted(project, "Tortoise March", "2 migration(s) applied", "0002_pages")
+    output = adopted(project, "Tortoise March", "2 migration(s) applied", "0002_pages")
     our_next_migration(project, backend)
+    drop_old_table(project, backend, output, TORTOISE_MARCH_TABLE)
 
 
 def test_hand_made_tortoise_march_unapplied_is_refused(tmp_path: Path, backend: Backend) -> None:
