@@ -215,6 +215,23 @@ def test_our_location_holding_aerich_files_is_named(
     assert project.snapshot().tables == before.tables
 
 
+def test_aerich_models_listed_in_the_config_are_removed_first(
+    tmp_path: Path, backend: Backend, aerich: PeerVenv
+) -> None:
+    """aerich's own docs list "aerich.models" in the config; without aerich installed, the
+    config cannot be loaded (one line), and without the entry adopt takes the database over."""
+    project = SwitchProject.create(tmp_path, backend.new_url())
+    settings = project.root / "settings.py"
+    project.replace_in(settings, '["shop.models"]', '["shop.models", "aerich.models"]')
+    project.peer_ok(aerich, "aerich", "init", "-t", "settings.TORTOISE_ORM")
+    project.peer_ok(aerich, "aerich", "init-db")
+    result = project.run("adopt")
+    assert error_problems(result, 2, "aerich.models") == [], show(result)
+    assert project.snapshot().recorded == []
+    project.replace_in(settings, '["shop.models", "aerich.models"]', '["shop.models"]')
+    adopted(project, "aerich", "1 migration(s) applied")
+
+
 # -- Tortoise's built-in migrations -----------------------------------------------------------
 
 
