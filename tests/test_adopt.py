@@ -9,11 +9,16 @@ holding another tool's files is refused by every command that loads migrations.
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
+from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from tests.cliproject import CliProject, assert_error, make_project, run_python, show
 from tests.harness import Backend
+from tests.lockproject import INITIAL, RECORDER, notes_project, pg_fetch
 
 GENERATE = textwrap.dedent(
     """
@@ -161,6 +166,15 @@ def test_a_column_changed_by_hand_is_refused(tmp_path: Path, backend: Backend) -
     for words in (f"{len(expected)} way(s)", "nothing was written or recorded", "makemigrations"):
         assert words in error, show(result)
     assert_nothing_done(project, tables)
+
+
+def test_an_empty_database_is_not_adopted(tmp_path: Path, backend: Backend) -> None:
+    project = make_project(tmp_path, backend.new_url())
+    for args in (["adopt"], ["adopt", "--write-difference"]):
+        result = project.run(*args)
+        assert_error(result, 1, "adopt contacts: none of its tables", "`makemigrations`")
+        assert project.files() == {}
+        assert project.tables() == set()
 
 
 def test_adopt_skips_an_app_that_has_migrations(tmp_path: Path, backend: Backend) -> None:
@@ -360,3 +374,29 @@ def test_builtin_files_in_our_location_get_one_line(tmp_path: Path, backend: Bac
     for verb in ("makemigrations", "migrate"):
         result = project.run(verb)
         assert_error(result, 2, str(path), "Tortoise's built-in migrations", "location")
+
+
+# -- the migration lock ------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_concurrent_adopts_record_the_initial_migration_once(kind: str, tmp_path: Path) -> None:
+    with notes_project(kind, tmp_path, {"0001_initial": INITIAL}) as project:
+        built = project.cli("migrate")
+        assert built.returncode == 0, str(built)
+        (project.folder / "0001_initial.py").unlink()
+        if project.is_postgres:
+            pg_fetch(project.url, f"DROP TABLE {RECORDER}")
+        else:
+            with closing(sqlite3.connect(project.sqlite_path)) as conn:
+                conn.execute(f"DROP TABLE {RECORDER}")
+                conn.commit()
+        assert project.tables() == {"note"}
+        with project.workers(3, tmp_path / "barrier", "adopt") as workers:
+            runs = workers.run_round(project.url)
+        assert all(run.returncode == 0 for run in runs), "\n".join(map(str, runs))
+        adopted = [run for run in runs if "adopted notes: wrote " in run.stdout]
+        assert len(adopted) == 1, "\n".join(map(str, runs))
+        for run in runs:
+            if run is not adopted[0]:
+                assert run.stdout.startswith("notes: skipped, "), str(run)
+        assert project.recorded() == [("notes", "0001_initial")]
+        assert sorted(p.name for p in project.folder.iterdir()) == ["0001_initial.py"]

@@ -362,7 +362,7 @@ async def _adopt(args: argparse.Namespace) -> int:
     for line in result.drop_hints:
         _out(line)
     if not result.adopted and not result.skipped:
-        _out("Nothing to adopt: no tracked models.")
+        _out(f"Nothing to adopt. {commands.NO_TRACKED}")
     return EXIT_OK
 
 

@@ -10,12 +10,13 @@ from ..config import MarchConfig, load_config
 from ..lint import Finding, LintReport
 from .adopt import AdoptedApp, AdoptRefused, AdoptResult, adopt
 from .lint import lint, lint_migration
-from .make import MakeMigrationsResult, NewMigration, make_questioner, makemigrations
+from .make import NO_TRACKED, MakeMigrationsResult, NewMigration, make_questioner, makemigrations
 from .migrate import MigrateResult, ShowEntry, check, migrate, showmigrations, sqlmigrate
 from .schema_check import SchemaCheckResult, check_schema
 from .squash import SquashResult, squashmigrations
 
 __all__ = [
+    "NO_TRACKED",
     "AdoptRefused",
     "AdoptResult",
     "AdoptedApp",

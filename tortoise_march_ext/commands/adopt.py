@@ -10,6 +10,7 @@ to apply, nothing is written: no file, no recorder row. The other tools' tables 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from ..autodetect.autodetector import detect_changes
 from ..autodetect.optimizer import optimize
 from ..config import MarchConfig
-from ..engine.executor import forwards_plan, replay
+from ..engine.executor import Progress, forwards_plan, replay
 from ..engine.foreign import ForeignHistory, find_histories
 from ..exceptions import EXIT_FOUND, DatabaseError, MarchError
 from ..introspect import introspect
@@ -33,7 +34,6 @@ from .make import (
     _order_units,
     _render,
     _Unit,
-    _write,
     make_questioner,
     makemigrations,
     next_number,
@@ -93,6 +93,13 @@ def _skip_line(project: Project, app: str) -> str:
     )
 
 
+def _taken_line(app: str) -> str:
+    return (
+        f"{app}: skipped, its migrations were written meanwhile (by another adopt or "
+        "makemigrations); run showmigrations to see them"
+    )
+
+
 async def _select(config: MarchConfig, apps: list[str] | None) -> tuple[list[str], list[str]]:
     """Return the apps to adopt and one line per app skipped (raise ConfigError for an app
     the project does not know)."""
@@ -130,16 +137,27 @@ async def adopt(
         config, chosen, dry_run=True, questioner=make_questioner(noinput=True)
     )
     new = [m for m in made.migrations if m.app in chosen]
+    result.skipped += [_taken_line(app) for app in chosen if not any(m.app == app for m in new)]
+    chosen = sorted({m.app for m in new})
     if not new:
         return result
     async with open_project(config) as project:
         async with migration_lock(project, chosen, config.lock_timeout) as rows:
+            # Another adopt (or makemigrations) may have written this app's files meanwhile.
+            project.load_files()
             check_history(project, rows)
+            taken = [a for a in chosen if a in project.graph.apps() or any(k[0] == a for k in rows)]
+            result.skipped += [_taken_line(app) for app in taken]
+            chosen = [app for app in chosen if app not in taken]
+            new = [m for m in new if m.app in chosen]
+            if not new:
+                return result
             result.histories = await _histories(project, chosen)
             waiting = [h for h in result.histories if h.unapplied]
             if waiting and not write_difference:
                 raise AdoptRefused(waiting[0].refusal(), [h.found_line() for h in waiting[1:]])
             state, created = _built(project, new)
+            await _refuse_empty(project, chosen, created)
             lines = await _all_differences(project, chosen, state, created)
             if lines:
                 db_state = await database_state(project, chosen, state)
@@ -169,6 +187,24 @@ async def adopt(
         except MarchError as exc:
             result.difference_error = " ".join(str(exc).split())
     return result
+
+
+async def _refuse_empty(project: Project, apps: list[str], created: dict[str, list[str]]) -> None:
+    """Raise AdoptRefused for an app none of whose tables exist: there is nothing to adopt (and
+    recording its migrations would claim tables that are not there)."""
+    for app in apps:
+        tables = sorted(created.get(app, []))
+        if not tables:
+            continue
+        sql, values = project.editor(app).existing_tables(tables)
+        _, rows = await project.client(app).execute_query(sql, values)
+        if not rows:
+            raise AdoptRefused(
+                f"adopt {app}: none of its tables ({', '.join(tables)}) exist on connection "
+                f"{project.connection_name(app)!r}, so there is nothing to adopt; nothing was "
+                "written. Run `makemigrations` then `migrate` to build them (or point the "
+                "connection at the database you meant)"
+            )
 
 
 async def _all_differences(
@@ -322,22 +358,36 @@ def _differ_message(
 
 
 async def _record(project: Project, new: list[NewMigration]) -> None:
-    """Write the new files and record them as applied; remove the files if recording fails."""
+    """Write the new files and record them as applied. When recording fails, the files of the
+    migrations not recorded are removed again; on an interruption (Ctrl-C, cancellation) the
+    file of the migration being recorded stays, since its transaction may have committed."""
     _write_all(new)
+    progress = Progress()
     try:
         project.load_files()
         applied = project.use_applied(await project.applied())
         keys = forwards_plan(project.graph, [(m.app, m.name) for m in new], applied)
         executor = project.executor()
-        await executor.run(executor.build_steps(keys, applied, backwards=False), fake=True)
-    except BaseException:
+        steps = executor.build_steps(keys, applied, backwards=False)
+        await executor.run(steps, fake=True, progress=progress)
+    except BaseException as exc:
+        kept = {step.migration.key for step in progress.done}
+        if progress.running is not None and not isinstance(exc, Exception):
+            kept.add(progress.running.migration.key)
         for migration in new:
-            migration.path.unlink(missing_ok=True)
+            if (migration.app, migration.name) not in kept:
+                migration.path.unlink(missing_ok=True)
         raise
 
 
 def _write_all(new: list[NewMigration]) -> None:
-    _write(MakeMigrationsResult(migrations=new), False)
+    """Write each file whole (a temporary file renamed), so that a process loading the folder
+    meanwhile never reads half a migration."""
+    for migration in new:
+        migration.path.parent.mkdir(parents=True, exist_ok=True)
+        part = migration.path.with_name(f".{migration.path.name}.{os.getpid()}.part")
+        part.write_text(migration.source, encoding="utf-8")
+        os.replace(part, migration.path)
 
 
 def _drop_hints(histories: list[ForeignHistory]) -> list[str]:

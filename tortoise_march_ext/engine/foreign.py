@@ -24,6 +24,7 @@ from typing import Any
 
 from ..backends import SchemaEditor
 from ..config import tomllib
+from ..exceptions import DatabaseError
 
 AERICH = "aerich"
 BUILTIN = "tortoise_migrations"
@@ -86,7 +87,14 @@ async def _present(client: Any, editor: SchemaEditor) -> set[str]:
 async def _rows(client: Any, editor: SchemaEditor, table: str, columns: list[str]) -> list[Any]:
     listed = ", ".join(editor.quote(c) for c in columns)
     sql = f"SELECT {listed} FROM {editor.quote(table)} ORDER BY {editor.quote('id')}"
-    _, rows = await client.execute_query(sql, [])
+    try:
+        _, rows = await client.execute_query(sql, [])
+    except Exception as exc:
+        raise DatabaseError(
+            f"table {table} looks like another tool's migration history but could not be read "
+            f"as one (columns id, {', '.join(columns)}): {type(exc).__name__}: {exc}; rename it "
+            "if it is a table of yours, then run adopt again; nothing was written"
+        ) from exc
     return list(rows)
 
 
