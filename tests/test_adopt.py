@@ -287,6 +287,17 @@ def test_write_difference_refuses_what_it_cannot_write(tmp_path: Path, backend: 
     assert_nothing_done(project, tables)
 
 
+def test_a_table_named_aerich_that_is_not_aerichs_is_bad_input(
+    tmp_path: Path, backend: Backend
+) -> None:
+    project = generated(tmp_path, backend)
+    execute(backend, project, "CREATE TABLE aerich (id INTEGER PRIMARY KEY, title TEXT)")
+    tables = project.tables()
+    result = project.run("adopt")
+    assert_error(result, 2, "table aerich", "could not be read", "nothing was written")
+    assert_nothing_done(project, tables)
+
+
 def builtin_project(tmp_path: Path, backend: Backend, files: list[str]) -> CliProject:
     project = generated(tmp_path, backend)
     execute(

@@ -231,7 +231,7 @@ async def database_state(project: Project, apps: list[str], state: ProjectState)
         live.update(await introspect(project.client(first)))
     out = state.clone()
     wanted = set(apps)
-    gone = set()
+    gone: set[str] = set()
     for (app, name), model in sorted(state.models.items()):
         if app in wanted and model.table not in live:
             out.remove_model(app, name)

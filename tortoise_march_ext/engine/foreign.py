@@ -25,6 +25,7 @@ from typing import Any
 from ..backends import SchemaEditor
 from ..config import tomllib
 from ..exceptions import DatabaseError
+from ..introspect import introspect
 
 AERICH = "aerich"
 BUILTIN = "tortoise_migrations"
@@ -84,17 +85,22 @@ async def _present(client: Any, editor: SchemaEditor) -> set[str]:
     return {str(r["name"]).lower() for r in rows}
 
 
-async def _rows(client: Any, editor: SchemaEditor, table: str, columns: list[str]) -> list[Any]:
-    listed = ", ".join(editor.quote(c) for c in columns)
-    sql = f"SELECT {listed} FROM {editor.quote(table)} ORDER BY {editor.quote('id')}"
-    try:
-        _, rows = await client.execute_query(sql, [])
-    except Exception as exc:
+async def _rows(
+    client: Any, editor: SchemaEditor, table: str, columns: list[str], live: dict[str, Any]
+) -> list[Any]:
+    """Return the rows of another tool's table, after checking it has that tool's columns
+    (SQLite would read a missing double-quoted column as a string, and hide the mismatch)."""
+    found = set(live.get(table, {}).get("columns", {}))
+    missing = [c for c in ["id", *columns] if c not in found]
+    if missing:
         raise DatabaseError(
             f"table {table} looks like another tool's migration history but could not be read "
-            f"as one (columns id, {', '.join(columns)}): {type(exc).__name__}: {exc}; rename it "
-            "if it is a table of yours, then run adopt again; nothing was written"
-        ) from exc
+            f"as one: it lacks column(s) {', '.join(missing)}; rename it if it is a table of "
+            "yours, then run adopt again; nothing was written"
+        )
+    listed = ", ".join(editor.quote(c) for c in columns)
+    sql = f"SELECT {listed} FROM {editor.quote(table)} ORDER BY {editor.quote('id')}"
+    _, rows = await client.execute_query(sql, [])
     return list(rows)
 
 
@@ -186,8 +192,11 @@ async def find_histories(
     Tortoise config's apps, for the built-in's ``migrations`` module)."""
     present = await _present(client, editor)
     found: list[ForeignHistory] = []
+    if not present:
+        return found
+    live = await introspect(client)
     if AERICH in present:
-        rows = await _rows(client, editor, AERICH, ["version", "app"])
+        rows = await _rows(client, editor, AERICH, ["version", "app"], live)
         for app in apps:
             applied = [_stem(str(r["version"])) for r in rows if r["app"] == app]
             if applied:
@@ -196,7 +205,7 @@ async def find_histories(
                     _history(editor, "aerich", AERICH, app, applied, files, "aerich upgrade")
                 )
     if BUILTIN in present:
-        rows = await _rows(client, editor, BUILTIN, ["app", "name"])
+        rows = await _rows(client, editor, BUILTIN, ["app", "name"], live)
         for app in apps:
             applied = [str(r["name"]) for r in rows if r["app"] == app]
             if applied:
@@ -206,7 +215,7 @@ async def find_histories(
                 up = "tortoise migrate"
                 found.append(_history(editor, tool, BUILTIN, app, applied, files, up))
     if TORTOISE_MARCH in present:
-        rows = await _rows(client, editor, TORTOISE_MARCH, ["name"])
+        rows = await _rows(client, editor, TORTOISE_MARCH, ["name"], live)
         applied = [str(r["name"]) for r in rows]
         if applied:
             files = _files(_tortoise_march_folder(root))
