@@ -6,7 +6,8 @@ A file lock (``fcntl.flock``) makes pytest-xdist workers and parallel sessions w
 that builds it instead of building it twice; a ``.ready`` marker written last means the venv is
 complete, so a build that was interrupted is started again.
 
-- aerich: ``aerich==0.10.1`` (it requires ``tortoise-orm``; pip picks 1.1.9 here) with asyncpg.
+- aerich: ``aerich==0.10.1`` (it requires ``tortoise-orm``; pip picks 1.1.9 here) with asyncpg
+  and asyncmy (the switching tests run on MariaDB too).
 - Tortoise's built-in migrations: ``tortoise-orm==1.1.9`` (its ``tortoise`` console script).
 - Tortoise March: ``tortoise-march==0.1.0`` needs Python >= 3.12, so its venv is built from the
   first such interpreter found (:func:`python312`); the project's own Python builds the others.
@@ -27,8 +28,8 @@ from pathlib import Path
 
 from tests.cliproject import CliProject, run_python
 
-AERICH = ("aerich==0.10.1", "tortoise-orm==1.1.9", "asyncpg==0.32.0")
-TORTOISE = ("tortoise-orm==1.1.9", "asyncpg==0.32.0")
+AERICH = ("aerich==0.10.1", "tortoise-orm==1.1.9", "asyncpg==0.32.0", "asyncmy==0.2.18")
+TORTOISE = ("tortoise-orm==1.1.9", "asyncpg==0.32.0", "asyncmy==0.2.18")
 TORTOISE_MARCH = ("tortoise-march==0.1.0", "tortoise-orm==1.1.9", "asyncpg==0.32.0")
 INSTALL_TIMEOUT = 600
 

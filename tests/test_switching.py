@@ -10,7 +10,7 @@ upgrade command has run.
 Tortoise March (``tortoise-march`` 0.1.0) needs Python >= 3.12 and supports PostgreSQL only: it
 runs for real where such an interpreter exists (tests/peers.py: python312); its recorder table
 ``tortoisemarch_applied_migrations`` (id, name, checksum, applied_at: the layout of its
-``recorder.py``) is also created by hand, on both backends, to test the recognition everywhere.
+``recorder.py``) is also created by hand, on every backend, to test the recognition everywhere.
 """
 
 from __future__ import annotations
@@ -414,11 +414,13 @@ def hand_made_tortoise_march(tmp_path: Path, backend: Backend, applied: int) -> 
     names = ["0001_initial", "0002_pages"]
     for name in names:
         (folder / f"{name}.py").write_text('"""A Tortoise March migration."""\n', "utf-8")
-    serial = "BIGSERIAL" if backend.name == "postgres" else "INTEGER"
-    stamp = "TIMESTAMPTZ NOT NULL DEFAULT NOW()" if backend.name == "postgres" else "TEXT"
+    serial, label, stamp = {
+        "postgres": ("BIGSERIAL", "TEXT", "TIMESTAMPTZ NOT NULL DEFAULT NOW()"),
+        "mysql": ("BIGINT AUTO_INCREMENT", "VARCHAR(255)", "DATETIME(6)"),
+    }.get(backend.name, ("INTEGER", "TEXT", "TEXT"))
     backend.execute(
         project.database_url,
-        f"CREATE TABLE {TORTOISE_MARCH_TABLE} (id {serial} PRIMARY KEY, name TEXT NOT NULL "
+        f"CREATE TABLE {TORTOISE_MARCH_TABLE} (id {serial} PRIMARY KEY, name {label} NOT NULL "
         f"UNIQUE, checksum TEXT NOT NULL, applied_at {stamp})",
     )
     for name in names[:applied]:
