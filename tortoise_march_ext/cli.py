@@ -15,6 +15,7 @@ import anyio
 
 from . import commands
 from .commands.migrate import FakeInitialRefused, Progress, resolve
+from .commands.sql_script import sql_script
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -68,7 +69,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record initial migrations whose tables exist and match without running them",
     )
-    mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    mig.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the plan as an SQL script a DBA can run (transactions, timeouts, recorder)",
+    )
+    mig.add_argument(
+        "--from",
+        dest="start",
+        action="append",
+        metavar="NAME|zero",
+        help="with --sql: plan from this migration (APP:NAME, or NAME with APP) or zero instead "
+        "of the recorder; opens no connection (repeatable)",
+    )
+    mig.add_argument(
+        "--skip-python",
+        action="store_true",
+        help="with --sql: write a comment where a Python step runs instead of refusing",
+    )
     mig.add_argument("--plan", action="store_true", help="print the steps instead")
     mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
     mig.add_argument(
@@ -213,7 +231,11 @@ async def _migrate(args: argparse.Namespace) -> int:
     config = commands.load_config(config=args.config, location=args.location)
     if args.resolve is not None:
         return await _resolve(args, config)
-    dry = args.sql or args.plan or args.check
+    if args.sql:
+        return await _migrate_sql(args, config)
+    if args.start is not None or args.skip_python:
+        raise ConfigError("--from and --skip-python go with --sql: migrate --sql --from zero")
+    dry = args.plan or args.check
     try:
         result = await commands.migrate(
             config,
@@ -244,6 +266,18 @@ async def _migrate(args: argparse.Namespace) -> int:
         return EXIT_OK
     _print_steps(result, args.sql)
     return EXIT_FOUND if args.check else EXIT_OK
+
+
+async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -> int:
+    others = [f for f in ("fake", "fake_initial", "plan", "check") if getattr(args, f)]
+    if others:
+        flags = ", ".join(f"--{f.replace('_', '-')}" for f in others)
+        raise ConfigError(f"migrate --sql writes a script and runs nothing: drop {flags}")
+    script = await sql_script(
+        config, args.app, args.target, start=args.start, skip_python=args.skip_python
+    )
+    _out(script)
+    return EXIT_OK
 
 
 async def _showmigrations(args: argparse.Namespace) -> int:
