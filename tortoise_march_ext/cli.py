@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from . import commands
+from .commands.lint_ci import lint_ci
 from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .commands.sql_script import sql_script
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
@@ -123,7 +124,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("app", nargs="?", metavar="APP")
     lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github: one workflow annotation (::error file=...,line=...) per finding",
+    )
+    lint.add_argument(
+        "--git-base",
+        metavar="REF",
+        help="only the migration files added since the git ref REF (e.g. origin/main)",
+    )
 
     adopt = verbs.add_parser(
         "adopt",
@@ -342,11 +353,15 @@ async def _squashmigrations(args: argparse.Namespace) -> int:
 
 
 async def _lint(args: argparse.Namespace) -> int:
-    report = await commands.lint(
-        commands.load_config(config=args.config, location=args.location),
-        args.app,
-        since=args.since,
-    )
+    config = commands.load_config(config=args.config, location=args.location)
+    if args.format == "github" or args.git_base is not None:
+        found = await lint_ci(config, args.app, since=args.since, git_base=args.git_base)
+        report = found.report
+        if args.format == "github":
+            _out(found.as_github())
+            return report.exit_code
+    else:
+        report = await commands.lint(config, args.app, since=args.since)
     _out(report.as_json() if args.format == "json" else report.as_text())
     return report.exit_code
 
