@@ -196,10 +196,16 @@ async def _makemigrations(args: argparse.Namespace) -> int:
             no_renames=args.no_renames,
         ),
     )
+    if args.check and result.changed:
+        for line in result.differences:  # worded as `check` words them
+            _out(f"- {line}")
     if result.message:
         _out(result.message)
     _print_new(result, args.dry_run)
-    return EXIT_FOUND if args.check and result.changed else EXIT_OK
+    if args.check and result.changed:
+        _out("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
+        return EXIT_FOUND
+    return EXIT_OK
 
 
 def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
