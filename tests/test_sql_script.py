@@ -231,3 +231,18 @@ def test_from_and_skip_python_need_sql(with_python: CliProject) -> None:
     assert_error(with_python.run("migrate", "--from", "zero"), 2, "--sql")
     assert_error(with_python.run("migrate", "--sql", "--from", "0001"), 2, "APP")
     assert_error(with_python.run("migrate", "--sql", "--plan"), 2, "--plan")
+
+
+def test_squash_is_recorded_with_what_it_replaces(tmp_path: Path) -> None:
+    backend = Backend("sqlite", tmp_path)
+    history = make_history(tmp_path, backend.new_url())
+    last = history.migration_names()[-1].removesuffix(".py")
+    history.ok("squashmigrations", "contacts", last)
+    script = history.ok("migrate", "--sql", "--from", "zero").stdout
+    run_client(backend, history.database_url, script, tmp_path)
+    reference = backend.new_url()
+    assert history.run("migrate", DATABASE_URL=reference).returncode == 0
+    rows = backend.execute(history.database_url, RECORDER)
+    assert rows == backend.execute(reference, RECORDER)
+    assert len(rows) == len(history.migration_names())  # the squash and each it replaces
+    assert "No migrations to apply" in history.ok("migrate").stdout
