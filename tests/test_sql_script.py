@@ -161,6 +161,13 @@ def test_from_opens_no_connection(history: CliProject, backend: Backend, tmp_pat
     assert prefix.stdout == rest_online, show(prefix)
     run_client(backend, history.database_url, rest.stdout, tmp_path)
     assert "No migrations to apply" in history.ok("migrate").stdout
+    last = history.migration_names()[-1].removesuffix(".py")
+    back_online = history.ok("migrate", "contacts", first, "--sql").stdout
+    back = history.run(
+        "migrate", "contacts", first, "--sql", "--from", f"contacts:{last}", DATABASE_URL=nowhere
+    )
+    assert back.returncode == 0 and back.stdout == back_online, show(back)
+    assert "DELETE FROM" in back.stdout
 
 
 def test_postgres_script_keeps_transactions_and_timeouts(pg_url: str, tmp_path: Path) -> None:

@@ -208,20 +208,12 @@ async def _makemigrations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
+def _print_steps(result: commands.MigrateResult) -> None:
     for step in result.steps:
-        if sql:
-            note = f" ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"-- {step.describe()}{note}")
-            for operation, statements in step.statements:
-                _out(f"-- {operation.describe()}")
-                for statement in statements:
-                    _out(str(statement))
-        else:
-            note = f"  ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"{step.describe()}{note}")
-            for operation, _ in step.statements:
-                _out(f"    {operation.describe()}")
+        note = f"  ({step.dialect_note})" if step.dialect_note else ""
+        _out(f"{step.describe()}{note}")
+        for operation, _ in step.statements:
+            _out(f"    {operation.describe()}")
 
 
 def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
@@ -260,7 +252,6 @@ async def _migrate(args: argparse.Namespace) -> int:
             args.target,
             fake=args.fake,
             fake_initial=args.fake_initial,
-            sql=args.sql,
             plan=dry,
             progress=args.progress,
         )
@@ -281,7 +272,7 @@ async def _migrate(args: argparse.Namespace) -> int:
         for line in result.warnings:
             print(f"warning: {line}", file=sys.stderr)
         return EXIT_OK
-    _print_steps(result, args.sql)
+    _print_steps(result)
     return EXIT_FOUND if args.check else EXIT_OK
 
 

@@ -52,7 +52,6 @@ class _Writer:
     """The script being written, and what it already did on each connection."""
 
     project: Project
-    skip_python: bool
     lines: list[str] = field(default_factory=list)
     ensured: set[str] = field(default_factory=set)
 
@@ -219,7 +218,7 @@ def render(project: Project, steps: Sequence[Step], *, skip_python: bool = False
         return "-- No migrations to apply."
     if not skip_python:
         refuse_python(steps)
-    writer = _Writer(project, skip_python)
+    writer = _Writer(project)
     executor = project.executor()
     connections = sorted({project.connection_name(s.migration.app) for s in steps})
     first = project.editor(steps[0].migration.app)
