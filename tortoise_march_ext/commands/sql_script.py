@@ -172,9 +172,9 @@ def _transactional_step(writer: _Writer, step: Step, editor: SchemaEditor, t: Ti
         return
     writer.add("-- not atomic: its statements run one by one, outside a transaction")
     settings = editor.session_settings(t.lock_timeout, t.statement_timeout, local=False)
-    writer.add(*(str(s) for s in settings), *_statements(writer, step), *_fk_check(editor))
+    writer.add(*(terminated(s) for s in settings), *_statements(writer, step), *_fk_check(editor))
     if settings:
-        writer.add(*(str(s) for s in editor.reset_settings()))
+        writer.add(*(terminated(s) for s in editor.reset_settings()))
     body = [*_ensure(writer, step, editor), *_recorder_rows(editor, step)]
     writer.add(*_transaction(editor, body))
 
