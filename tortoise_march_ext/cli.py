@@ -14,7 +14,9 @@ from typing import Any
 import anyio
 
 from . import commands
+from .commands.lint_ci import lint_ci
 from .commands.migrate import FakeInitialRefused, Progress, resolve
+from .commands.sql_script import sql_script
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -68,7 +70,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record initial migrations whose tables exist and match without running them",
     )
-    mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    mig.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the plan as an SQL script a DBA can run (transactions, timeouts, recorder)",
+    )
+    mig.add_argument(
+        "--from",
+        dest="start",
+        action="append",
+        metavar="NAME|zero",
+        help="with --sql: plan from this migration (APP:NAME, or NAME with APP) or zero instead "
+        "of the recorder; opens no connection (repeatable)",
+    )
+    mig.add_argument(
+        "--skip-python",
+        action="store_true",
+        help="with --sql: write a comment where a Python step runs instead of refusing",
+    )
     mig.add_argument("--plan", action="store_true", help="print the steps instead")
     mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
     mig.add_argument(
@@ -105,7 +124,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("app", nargs="?", metavar="APP")
     lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github: one workflow annotation (::error file=...,line=...) per finding",
+    )
+    lint.add_argument(
+        "--git-base",
+        metavar="REF",
+        help="only the migration files added since the git ref REF (e.g. origin/main)",
+    )
 
     adopt = verbs.add_parser(
         "adopt",
@@ -167,26 +196,24 @@ async def _makemigrations(args: argparse.Namespace) -> int:
             no_renames=args.no_renames,
         ),
     )
+    if args.check and result.changed:
+        for line in result.differences:  # worded as `check` words them
+            _out(f"- {line}")
     if result.message:
         _out(result.message)
     _print_new(result, args.dry_run)
-    return EXIT_FOUND if args.check and result.changed else EXIT_OK
+    if args.check and result.changed:
+        _out("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
+        return EXIT_FOUND
+    return EXIT_OK
 
 
-def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
+def _print_steps(result: commands.MigrateResult) -> None:
     for step in result.steps:
-        if sql:
-            note = f" ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"-- {step.describe()}{note}")
-            for operation, statements in step.statements:
-                _out(f"-- {operation.describe()}")
-                for statement in statements:
-                    _out(str(statement))
-        else:
-            note = f"  ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"{step.describe()}{note}")
-            for operation, _ in step.statements:
-                _out(f"    {operation.describe()}")
+        note = f"  ({step.dialect_note})" if step.dialect_note else ""
+        _out(f"{step.describe()}{note}")
+        for operation, _ in step.statements:
+            _out(f"    {operation.describe()}")
 
 
 def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
@@ -213,7 +240,11 @@ async def _migrate(args: argparse.Namespace) -> int:
     config = commands.load_config(config=args.config, location=args.location)
     if args.resolve is not None:
         return await _resolve(args, config)
-    dry = args.sql or args.plan or args.check
+    if args.sql:
+        return await _migrate_sql(args, config)
+    if args.start is not None or args.skip_python:
+        raise ConfigError("--from and --skip-python go with --sql: migrate --sql --from zero")
+    dry = args.plan or args.check
     try:
         result = await commands.migrate(
             config,
@@ -221,7 +252,6 @@ async def _migrate(args: argparse.Namespace) -> int:
             args.target,
             fake=args.fake,
             fake_initial=args.fake_initial,
-            sql=args.sql,
             plan=dry,
             progress=args.progress,
         )
@@ -242,8 +272,20 @@ async def _migrate(args: argparse.Namespace) -> int:
         for line in result.warnings:
             print(f"warning: {line}", file=sys.stderr)
         return EXIT_OK
-    _print_steps(result, args.sql)
+    _print_steps(result)
     return EXIT_FOUND if args.check else EXIT_OK
+
+
+async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -> int:
+    others = [f for f in ("fake", "fake_initial", "plan", "check") if getattr(args, f)]
+    if others:
+        flags = ", ".join(f"--{f.replace('_', '-')}" for f in others)
+        raise ConfigError(f"migrate --sql writes a script and runs nothing: drop {flags}")
+    script = await sql_script(
+        config, args.app, args.target, start=args.start, skip_python=args.skip_python
+    )
+    _out(script)
+    return EXIT_OK
 
 
 async def _showmigrations(args: argparse.Namespace) -> int:
@@ -308,11 +350,15 @@ async def _squashmigrations(args: argparse.Namespace) -> int:
 
 
 async def _lint(args: argparse.Namespace) -> int:
-    report = await commands.lint(
-        commands.load_config(config=args.config, location=args.location),
-        args.app,
-        since=args.since,
-    )
+    config = commands.load_config(config=args.config, location=args.location)
+    if args.format == "github" or args.git_base is not None:
+        found = await lint_ci(config, args.app, since=args.since, git_base=args.git_base)
+        report = found.report
+        if args.format == "github":
+            _out(found.as_github())
+            return report.exit_code
+    else:
+        report = await commands.lint(config, args.app, since=args.since)
     _out(report.as_json() if args.format == "json" else report.as_text())
     return report.exit_code
 
