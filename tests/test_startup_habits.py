@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import tortoise_march_ext as march
 from tests.harness import Project
@@ -43,5 +42,3 @@ def test_lifespan_report_has_nothing_pending_after_migrating(project: Project) -
     assert report.applied == ["app.0001_initial"]
     assert report.pending == []
     assert report.changed
-
-
