@@ -15,6 +15,10 @@ import anyio
 
 from . import commands
 from .commands.migrate import FakeInitialRefused, Progress, resolve
+from .commands.optimize import optimizemigration
+from .commands.prune import prune
+from .commands.showplan import showplan
+from .commands.targets import is_relative
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -58,10 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fold the changes into each app's latest migration (when no database applied it)",
     )
+    make.add_argument(
+        "--scriptable",
+        action="store_true",
+        help="print only the new files' paths on stdout (everything else on stderr)",
+    )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
     mig.add_argument("app", nargs="?", metavar="APP", help="an app, or APP:TARGET")
-    mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
+    mig.add_argument(
+        "target", nargs="?", metavar="TARGET", help="name, unique prefix, zero, or -N/+N"
+    )
     mig.add_argument("--fake", action="store_true", help="record without running SQL")
     mig.add_argument(
         "--fake-initial",
@@ -77,9 +88,26 @@ def _parser() -> argparse.ArgumentParser:
         help="clear the mark of APP NAME, which stopped half-way (no transactional DDL), after "
         "fixing the database by hand: record it as applied or as unapplied",
     )
+    mig.add_argument(
+        "--prune",
+        action="store_true",
+        help="first delete the recorder rows of migrations whose files were deleted",
+    )
 
     show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
     show.add_argument("app", nargs="?", metavar="APP")
+    show.add_argument(
+        "--plan", "-p", action="store_true", help="in the order migrate applies them, with deps"
+    )
+
+    optimize = verbs.add_parser(
+        "optimizemigration", parents=[common], help="rewrite one migration with the optimizer"
+    )
+    optimize.add_argument("app", metavar="APP", help="an app, or APP:NAME")
+    optimize.add_argument("name", nargs="?", metavar="NAME")
+    optimize.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if it would change"
+    )
 
     check = verbs.add_parser("check", parents=[common], help="exit 1 if models drifted")
     check.add_argument(
@@ -138,16 +166,25 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
+def _err(line: str = "") -> None:
+    print(line, file=sys.stderr)
+
+
+def _print_new(
+    result: commands.MakeMigrationsResult, dry_run: bool, scriptable: bool = False
+) -> None:
+    say = _err if scriptable else _out  # --scriptable: stdout holds only the paths
     for item in result.migrations:
-        _out(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
-        _out(f"  {_shown(item.path)}")
+        say(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
+        say(f"  {_shown(item.path)}")
+        if scriptable:
+            _out(_shown(item.path))
         for operation in item.operations:
-            _out(f"    - {operation.describe()}")
+            say(f"    - {operation.describe()}")
         for finding in item.findings:
-            _out(f"    ! {finding.as_text()}")
+            say(f"    ! {finding.as_text()}")
         if dry_run:
-            _out(item.source)
+            say(item.source)
 
 
 async def _makemigrations(args: argparse.Namespace) -> int:
@@ -165,11 +202,12 @@ async def _makemigrations(args: argparse.Namespace) -> int:
             rename_fields=args.rename_field,
             rename_models=args.rename_model,
             no_renames=args.no_renames,
+            output=sys.stderr if args.scriptable else None,
         ),
     )
     if result.message:
-        _out(result.message)
-    _print_new(result, args.dry_run)
+        (_err if args.scriptable else _out)(result.message)
+    _print_new(result, args.dry_run, args.scriptable)
     return EXIT_FOUND if args.check and result.changed else EXIT_OK
 
 
@@ -197,7 +235,8 @@ def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | Non
 
 
 async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> int:
-    others = [f"--{n.replace('_', '-')}" for n in ("fake", "fake_initial", "sql", "plan", "check")]
+    names = ("fake", "fake_initial", "sql", "plan", "check", "prune")
+    others = [f"--{n.replace('_', '-')}" for n in names]
     given = [flag for flag in others if getattr(args, flag[2:].replace("-", "_"))]
     if given or not (args.app and args.target) or args.target == "zero":
         raise ConfigError(
@@ -210,9 +249,13 @@ async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> in
 
 async def _migrate(args: argparse.Namespace) -> int:
     args.app, args.target = _split_app(args.app, args.target)
+    if is_relative(args.app) and args.target is None:
+        raise GraphError(f"a relative target needs its app: migrate APP {args.app}")
     config = commands.load_config(config=args.config, location=args.location)
     if args.resolve is not None:
         return await _resolve(args, config)
+    if args.prune:
+        await _prune(args, config)
     dry = args.sql or args.plan or args.check
     try:
         result = await commands.migrate(
@@ -246,7 +289,71 @@ async def _migrate(args: argparse.Namespace) -> int:
     return EXIT_FOUND if args.check else EXIT_OK
 
 
+async def _prune(args: argparse.Namespace, config: commands.MarchConfig) -> None:
+    dry = [f"--{flag}" for flag in ("sql", "plan", "check") if getattr(args, flag)]
+    if dry:
+        raise ConfigError(
+            f"--prune deletes recorder rows, so it cannot run with {', '.join(dry)}; run "
+            "migrate --prune on its own (showmigrations marks the rows whose file is missing)"
+        )
+    result = await prune(config, args.app)
+    _out("Pruning migrations:")
+    for app, name in result.pruned:
+        _out(f"  Pruned {app}.{name}")
+    for (app, name), reason in result.kept:
+        _out(f"  Kept {app}.{name}: {reason}")
+    if not result.pruned:
+        _out("  No migrations to prune.")
+
+
+async def _showplan(args: argparse.Namespace) -> int:
+    entries = await showplan(
+        commands.load_config(config=args.config, location=args.location), args.app
+    )
+    for entry in entries:
+        deps = ", ".join(f"{a}.{n}" for a, n in entry.dependencies)
+        after = f" ... (depends on {deps})" if deps else ""
+        _out(f"[{'X' if entry.applied else ' '}]  {entry.label}{after}")
+    if not entries:
+        _out("No migrations.")
+    return EXIT_OK
+
+
+async def _optimizemigration(args: argparse.Namespace) -> int:
+    args.app, args.name = _split_app(args.app, args.name)
+    if not args.name:
+        raise GraphError(
+            "optimizemigration needs APP NAME (or APP:NAME), e.g. optimizemigration contacts 0002"
+        )
+    result = await optimizemigration(
+        commands.load_config(config=args.config, location=args.location),
+        args.app,
+        args.name,
+        check=args.check,
+    )
+    if not result.changed:
+        _out(f"No optimizations possible: {result.app}.{result.name} stays as it is.")
+        return EXIT_OK
+    _out(
+        f"Optimizing {result.app}.{result.name} from {result.before} operation(s) to "
+        f"{len(result.operations)}:"
+    )
+    for operation in result.operations:
+        _out(f"    - {operation.describe()}")
+    if args.check:
+        _out(f"{_shown(result.path)} would change (--check: nothing written).")
+        return EXIT_FOUND
+    _out(f"Optimized migration {_shown(result.path)}")
+    _err(
+        f"warning: a database that applied {result.app}.{result.name} elsewhere would now refuse "
+        "it as changed; optimize only migrations no database has applied"
+    )
+    return EXIT_OK
+
+
 async def _showmigrations(args: argparse.Namespace) -> int:
+    if args.plan:
+        return await _showplan(args)
     entries = await commands.showmigrations(
         commands.load_config(config=args.config, location=args.location), args.app
     )
@@ -399,6 +506,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "lint": _lint,
     "check": _check,
     "adopt": _adopt,
+    "optimizemigration": _optimizemigration,
 }
 
 
