@@ -45,10 +45,14 @@ def absolute_target(project: Project, app: str | None, target: str | None, rows:
     wanted = position + step
     if wanted < 0 or wanted > len(order):
         where = applied[-1][1] if applied else "zero"
-        room = f"-{position}" if step < 0 else f"+{len(order) - position}"
+        room = position if step < 0 else len(order) - position
+        side = "before" if step < 0 else "after"
+        furthest = f"the furthest is {'-' if step < 0 else '+'}{room}"
+        if not room:
+            furthest = f"nothing is {side} {where}"
         raise GraphError(
             f"migrate {app} {target}: {app} stands at {where}, {position} of {len(order)} "
             f"migration(s) applied; {target} goes past the "
-            f"{'first' if step < 0 else 'latest'} migration (the furthest is {room})"
+            f"{'first' if step < 0 else 'latest'} migration ({furthest}); nothing was changed"
         )
     return "zero" if wanted == 0 else order[wanted - 1][1]
