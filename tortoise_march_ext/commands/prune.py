@@ -4,7 +4,7 @@ Django's ``--prune``, careful about what "deleted" means. A row whose file is no
 pruned only when its file is really gone; it is kept (and said why) when:
 
 - a squash that is still there lists it in ``replaces`` (the row is how the database knows the
-  squash is applied: remove the ``replaces`` line first, once every database applied the squash);
+  squash is applied);
 - its app has no migrations folder at all (``migrations/APP`` or an ``include_locations``
   entry): a wrong ``location``, a removed ``include_locations`` entry or a renamed app, not
   deleted files; create the empty folder if the app's migrations are really all gone;
@@ -48,8 +48,8 @@ def _reason_to_keep(project: Project, key: Key, row: Any, rows: dict[Key, Any]) 
     squash = replaced_by(project.replaces).get(key)
     if squash is not None:
         return (
-            f"the squash {squash[1]} still lists it in replaces; once every database applied the "
-            "squash, remove its replaces line and prune again"
+            f"the squash {squash[1]} lists it in replaces, and the row is how the database tells "
+            "that the squash is applied"
         )
     if app not in project.config_apps:
         return f"app {app!r} is not in the Tortoise config (rows of other projects are left alone)"
