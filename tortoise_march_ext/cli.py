@@ -14,9 +14,11 @@ from typing import Any
 import anyio
 
 from . import commands
+from .cli_habits import optimizemigration_verb, prune_first, showplan_verb
 from .commands.lint_ci import lint_ci
 from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .commands.sql_script import sql_script
+from .commands.targets import is_relative
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -60,10 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fold the changes into each app's latest migration (when no database applied it)",
     )
+    make.add_argument(
+        "--scriptable",
+        action="store_true",
+        help="print only the new files' paths on stdout (everything else on stderr)",
+    )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
     mig.add_argument("app", nargs="?", metavar="APP", help="an app, or APP:TARGET")
-    mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
+    mig.add_argument(
+        "target", nargs="?", metavar="TARGET", help="name, unique prefix, zero, or -N/+N"
+    )
     mig.add_argument("--fake", action="store_true", help="record without running SQL")
     mig.add_argument(
         "--fake-initial",
@@ -96,9 +105,26 @@ def _parser() -> argparse.ArgumentParser:
         help="clear the mark of APP NAME, which stopped half-way (no transactional DDL), after "
         "fixing the database by hand: record it as applied or as unapplied",
     )
+    mig.add_argument(
+        "--prune",
+        action="store_true",
+        help="first delete the recorder rows of migrations whose files were deleted",
+    )
 
     show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
     show.add_argument("app", nargs="?", metavar="APP")
+    show.add_argument(
+        "--plan", "-p", action="store_true", help="in the order migrate applies them, with deps"
+    )
+
+    optimize = verbs.add_parser(
+        "optimizemigration", parents=[common], help="rewrite one migration with the optimizer"
+    )
+    optimize.add_argument("app", metavar="APP", help="an app, or APP:NAME")
+    optimize.add_argument("name", nargs="?", metavar="NAME")
+    optimize.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if it would change"
+    )
 
     check = verbs.add_parser("check", parents=[common], help="exit 1 if models drifted")
     check.add_argument(
@@ -167,16 +193,25 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
+def _err(line: str = "") -> None:
+    print(line, file=sys.stderr)
+
+
+def _print_new(
+    result: commands.MakeMigrationsResult, dry_run: bool, scriptable: bool = False
+) -> None:
+    say = _err if scriptable else _out  # --scriptable: stdout holds only the paths
     for item in result.migrations:
-        _out(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
-        _out(f"  {_shown(item.path)}")
+        say(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
+        say(f"  {_shown(item.path)}")
+        if scriptable:
+            _out(_shown(item.path))
         for operation in item.operations:
-            _out(f"    - {operation.describe()}")
+            say(f"    - {operation.describe()}")
         for finding in item.findings:
-            _out(f"    ! {finding.as_text()}")
+            say(f"    ! {finding.as_text()}")
         if dry_run:
-            _out(item.source)
+            say(item.source)
 
 
 async def _makemigrations(args: argparse.Namespace) -> int:
@@ -194,16 +229,18 @@ async def _makemigrations(args: argparse.Namespace) -> int:
             rename_fields=args.rename_field,
             rename_models=args.rename_model,
             no_renames=args.no_renames,
+            output=sys.stderr if args.scriptable else None,
         ),
     )
+    say = _err if args.scriptable else _out
     if args.check and result.changed:
         for line in result.differences:  # worded as `check` words them
-            _out(f"- {line}")
+            say(f"- {line}")
     if result.message:
-        _out(result.message)
-    _print_new(result, args.dry_run)
+        say(result.message)
+    _print_new(result, args.dry_run, args.scriptable)
     if args.check and result.changed:
-        _out("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
+        say("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
         return EXIT_FOUND
     return EXIT_OK
 
@@ -224,7 +261,8 @@ def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | Non
 
 
 async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> int:
-    others = [f"--{n.replace('_', '-')}" for n in ("fake", "fake_initial", "sql", "plan", "check")]
+    names = ("fake", "fake_initial", "sql", "plan", "check", "prune")
+    others = [f"--{n.replace('_', '-')}" for n in names]
     given = [flag for flag in others if getattr(args, flag[2:].replace("-", "_"))]
     if given or not (args.app and args.target) or args.target == "zero":
         raise ConfigError(
@@ -237,9 +275,13 @@ async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> in
 
 async def _migrate(args: argparse.Namespace) -> int:
     args.app, args.target = _split_app(args.app, args.target)
+    if is_relative(args.app) and args.target is None:
+        raise GraphError(f"a relative target needs its app: migrate APP {args.app}")
     config = commands.load_config(config=args.config, location=args.location)
     if args.resolve is not None:
         return await _resolve(args, config)
+    if args.prune:
+        await prune_first(args, config)
     if args.sql:
         return await _migrate_sql(args, config)
     if args.start is not None or args.skip_python:
@@ -281,6 +323,11 @@ async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -
     if others:
         flags = ", ".join(f"--{f.replace('_', '-')}" for f in others)
         raise ConfigError(f"migrate --sql writes a script and runs nothing: drop {flags}")
+    if is_relative(args.target):
+        raise ConfigError(
+            f"migrate --sql needs a migration name or zero as TARGET, not {args.target}; "
+            "showmigrations lists the names"
+        )
     script = await sql_script(
         config, args.app, args.target, start=args.start, skip_python=args.skip_python
     )
@@ -289,6 +336,8 @@ async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -
 
 
 async def _showmigrations(args: argparse.Namespace) -> int:
+    if args.plan:
+        return await showplan_verb(args)
     entries = await commands.showmigrations(
         commands.load_config(config=args.config, location=args.location), args.app
     )
@@ -445,6 +494,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "lint": _lint,
     "check": _check,
     "adopt": _adopt,
+    "optimizemigration": optimizemigration_verb,
 }
 
 
