@@ -14,7 +14,11 @@ from typing import Any
 import anyio
 
 from . import commands
+from .cli_habits import optimizemigration_verb, prune_first, showplan_verb
+from .commands.lint_ci import lint_ci
 from .commands.migrate import FakeInitialRefused, Progress, resolve
+from .commands.sql_script import sql_script
+from .commands.targets import is_relative
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
@@ -58,17 +62,41 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fold the changes into each app's latest migration (when no database applied it)",
     )
+    make.add_argument(
+        "--scriptable",
+        action="store_true",
+        help="print only the new files' paths on stdout (everything else on stderr)",
+    )
 
     mig = verbs.add_parser("migrate", parents=[common], help="apply or unapply migrations")
     mig.add_argument("app", nargs="?", metavar="APP", help="an app, or APP:TARGET")
-    mig.add_argument("target", nargs="?", metavar="TARGET", help="name, unique prefix or zero")
+    mig.add_argument(
+        "target", nargs="?", metavar="TARGET", help="name, unique prefix, zero, or -N/+N"
+    )
     mig.add_argument("--fake", action="store_true", help="record without running SQL")
     mig.add_argument(
         "--fake-initial",
         action="store_true",
         help="record initial migrations whose tables exist and match without running them",
     )
-    mig.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    mig.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the plan as an SQL script a DBA can run (transactions, timeouts, recorder)",
+    )
+    mig.add_argument(
+        "--from",
+        dest="start",
+        action="append",
+        metavar="NAME|zero",
+        help="with --sql: plan from this migration (APP:NAME, or NAME with APP) or zero instead "
+        "of the recorder; opens no connection (repeatable)",
+    )
+    mig.add_argument(
+        "--skip-python",
+        action="store_true",
+        help="with --sql: write a comment where a Python step runs instead of refusing",
+    )
     mig.add_argument("--plan", action="store_true", help="print the steps instead")
     mig.add_argument("--check", action="store_true", help="run nothing; exit 1 if any pending")
     mig.add_argument(
@@ -77,9 +105,26 @@ def _parser() -> argparse.ArgumentParser:
         help="clear the mark of APP NAME, which stopped half-way (no transactional DDL), after "
         "fixing the database by hand: record it as applied or as unapplied",
     )
+    mig.add_argument(
+        "--prune",
+        action="store_true",
+        help="first delete the recorder rows of migrations whose files were deleted",
+    )
 
     show = verbs.add_parser("showmigrations", parents=[common], help="list migrations")
     show.add_argument("app", nargs="?", metavar="APP")
+    show.add_argument(
+        "--plan", "-p", action="store_true", help="in the order migrate applies them, with deps"
+    )
+
+    optimize = verbs.add_parser(
+        "optimizemigration", parents=[common], help="rewrite one migration with the optimizer"
+    )
+    optimize.add_argument("app", metavar="APP", help="an app, or APP:NAME")
+    optimize.add_argument("name", nargs="?", metavar="NAME")
+    optimize.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if it would change"
+    )
 
     check = verbs.add_parser("check", parents=[common], help="exit 1 if models drifted")
     check.add_argument(
@@ -105,7 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("app", nargs="?", metavar="APP")
     lint.add_argument("--since", metavar="NAME", help="only migrations after NAME (needs APP)")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github: one workflow annotation (::error file=...,line=...) per finding",
+    )
+    lint.add_argument(
+        "--git-base",
+        metavar="REF",
+        help="only the migration files added since the git ref REF (e.g. origin/main)",
+    )
 
     adopt = verbs.add_parser(
         "adopt",
@@ -138,16 +193,25 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _print_new(result: commands.MakeMigrationsResult, dry_run: bool) -> None:
+def _err(line: str = "") -> None:
+    print(line, file=sys.stderr)
+
+
+def _print_new(
+    result: commands.MakeMigrationsResult, dry_run: bool, scriptable: bool = False
+) -> None:
+    say = _err if scriptable else _out  # --scriptable: stdout holds only the paths
     for item in result.migrations:
-        _out(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
-        _out(f"  {_shown(item.path)}")
+        say(f"{'Updated migration' if item.updated else 'Migrations'} for {item.app!r}:")
+        say(f"  {_shown(item.path)}")
+        if scriptable:
+            _out(_shown(item.path))
         for operation in item.operations:
-            _out(f"    - {operation.describe()}")
+            say(f"    - {operation.describe()}")
         for finding in item.findings:
-            _out(f"    ! {finding.as_text()}")
+            say(f"    ! {finding.as_text()}")
         if dry_run:
-            _out(item.source)
+            say(item.source)
 
 
 async def _makemigrations(args: argparse.Namespace) -> int:
@@ -165,28 +229,28 @@ async def _makemigrations(args: argparse.Namespace) -> int:
             rename_fields=args.rename_field,
             rename_models=args.rename_model,
             no_renames=args.no_renames,
+            output=sys.stderr if args.scriptable else None,
         ),
     )
+    say = _err if args.scriptable else _out
+    if args.check and result.changed:
+        for line in result.differences:  # worded as `check` words them
+            say(f"- {line}")
     if result.message:
-        _out(result.message)
-    _print_new(result, args.dry_run)
-    return EXIT_FOUND if args.check and result.changed else EXIT_OK
+        say(result.message)
+    _print_new(result, args.dry_run, args.scriptable)
+    if args.check and result.changed:
+        say("Run `python -m tortoise_march_ext makemigrations` to write the missing migration.")
+        return EXIT_FOUND
+    return EXIT_OK
 
 
-def _print_steps(result: commands.MigrateResult, sql: bool) -> None:
+def _print_steps(result: commands.MigrateResult) -> None:
     for step in result.steps:
-        if sql:
-            note = f" ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"-- {step.describe()}{note}")
-            for operation, statements in step.statements:
-                _out(f"-- {operation.describe()}")
-                for statement in statements:
-                    _out(str(statement))
-        else:
-            note = f"  ({step.dialect_note})" if step.dialect_note else ""
-            _out(f"{step.describe()}{note}")
-            for operation, _ in step.statements:
-                _out(f"    {operation.describe()}")
+        note = f"  ({step.dialect_note})" if step.dialect_note else ""
+        _out(f"{step.describe()}{note}")
+        for operation, _ in step.statements:
+            _out(f"    {operation.describe()}")
 
 
 def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
@@ -197,7 +261,8 @@ def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | Non
 
 
 async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> int:
-    others = [f"--{n.replace('_', '-')}" for n in ("fake", "fake_initial", "sql", "plan", "check")]
+    names = ("fake", "fake_initial", "sql", "plan", "check", "prune")
+    others = [f"--{n.replace('_', '-')}" for n in names]
     given = [flag for flag in others if getattr(args, flag[2:].replace("-", "_"))]
     if given or not (args.app and args.target) or args.target == "zero":
         raise ConfigError(
@@ -210,10 +275,18 @@ async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> in
 
 async def _migrate(args: argparse.Namespace) -> int:
     args.app, args.target = _split_app(args.app, args.target)
+    if is_relative(args.app) and args.target is None:
+        raise GraphError(f"a relative target needs its app: migrate APP {args.app}")
     config = commands.load_config(config=args.config, location=args.location)
     if args.resolve is not None:
         return await _resolve(args, config)
-    dry = args.sql or args.plan or args.check
+    if args.prune:
+        await prune_first(args, config)
+    if args.sql:
+        return await _migrate_sql(args, config)
+    if args.start is not None or args.skip_python:
+        raise ConfigError("--from and --skip-python go with --sql: migrate --sql --from zero")
+    dry = args.plan or args.check
     try:
         result = await commands.migrate(
             config,
@@ -221,7 +294,6 @@ async def _migrate(args: argparse.Namespace) -> int:
             args.target,
             fake=args.fake,
             fake_initial=args.fake_initial,
-            sql=args.sql,
             plan=dry,
             progress=args.progress,
         )
@@ -242,11 +314,30 @@ async def _migrate(args: argparse.Namespace) -> int:
         for line in result.warnings:
             print(f"warning: {line}", file=sys.stderr)
         return EXIT_OK
-    _print_steps(result, args.sql)
+    _print_steps(result)
     return EXIT_FOUND if args.check else EXIT_OK
 
 
+async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -> int:
+    others = [f for f in ("fake", "fake_initial", "plan", "check") if getattr(args, f)]
+    if others:
+        flags = ", ".join(f"--{f.replace('_', '-')}" for f in others)
+        raise ConfigError(f"migrate --sql writes a script and runs nothing: drop {flags}")
+    if is_relative(args.target):
+        raise ConfigError(
+            f"migrate --sql needs a migration name or zero as TARGET, not {args.target}; "
+            "showmigrations lists the names"
+        )
+    script = await sql_script(
+        config, args.app, args.target, start=args.start, skip_python=args.skip_python
+    )
+    _out(script)
+    return EXIT_OK
+
+
 async def _showmigrations(args: argparse.Namespace) -> int:
+    if args.plan:
+        return await showplan_verb(args)
     entries = await commands.showmigrations(
         commands.load_config(config=args.config, location=args.location), args.app
     )
@@ -308,11 +399,15 @@ async def _squashmigrations(args: argparse.Namespace) -> int:
 
 
 async def _lint(args: argparse.Namespace) -> int:
-    report = await commands.lint(
-        commands.load_config(config=args.config, location=args.location),
-        args.app,
-        since=args.since,
-    )
+    config = commands.load_config(config=args.config, location=args.location)
+    if args.format == "github" or args.git_base is not None:
+        found = await lint_ci(config, args.app, since=args.since, git_base=args.git_base)
+        report = found.report
+        if args.format == "github":
+            _out(found.as_github())
+            return report.exit_code
+    else:
+        report = await commands.lint(config, args.app, since=args.since)
     _out(report.as_json() if args.format == "json" else report.as_text())
     return report.exit_code
 
@@ -399,6 +494,7 @@ VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "lint": _lint,
     "check": _check,
     "adopt": _adopt,
+    "optimizemigration": optimizemigration_verb,
 }
 
 

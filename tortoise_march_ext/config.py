@@ -30,7 +30,7 @@ OWN_FILE = ".tortoise_march_ext.toml"
 ENV_CONFIG = "TORTOISE_MARCH_CONFIG"
 ENV_ON_DRIFT = "TORTOISE_MARCH_ON_DRIFT"
 TRACK_CHOICES = ("meta", "all")
-ON_DRIFT_CHOICES = ("warn", "error", "ignore")
+ON_DRIFT_CHOICES = ("warn", "log", "error", "ignore")
 KNOWN_KEYS = {
     "tortoise_orm",
     "location",

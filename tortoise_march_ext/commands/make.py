@@ -39,6 +39,7 @@ from ..operations import (
     ValidateConstraint,
 )
 from ..project import Project, open_project
+from ..runtime.drift import difference
 from ..schema import fields
 from ..schema.state import FieldState, ModelState, ProjectState
 from ..schema.tables import derived_name, index_name
@@ -74,6 +75,8 @@ class MakeMigrationsResult:
 
     migrations: list[NewMigration] = field(default_factory=list)
     message: str = ""
+    # Each change the models make, as ``check`` words it (``contacts.Contact: field email added``).
+    differences: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -268,9 +271,11 @@ async def makemigrations(
         result = MakeMigrationsResult()
         units = [_Unit(app, ops) for app, ops in sorted(changes.operations.items()) if ops or empty]
         units, refused = _without_vendored(project, units)
+        differences = [difference(u.app, op) for u in units for op in u.operations]
         if update:
             result = await _updates(project, _order_units(units))
             result.message = "\n".join([*refused, result.message]).strip()
+            result.differences = differences
             _write(result, check or dry_run)
             return result
         written: list[_Unit] = []
@@ -309,6 +314,7 @@ async def makemigrations(
         if not result.migrations:
             result.message = "No changes detected"
         result.message = "\n".join([*refused, result.message] if refused else [result.message])
+        result.differences = differences
         _write(result, check or dry_run)
         return result
 

@@ -18,6 +18,7 @@ from ..exceptions import ConfigError, DatabaseError, GraphError
 from ..project import Project, open_project
 from ..runtime.drift import DriftReport
 from ..runtime.ensure import half_applied_marks, migration_lock, refuse_half_applied_marks
+from .targets import absolute_target, is_relative
 
 Key = tuple[str, str]
 
@@ -123,13 +124,18 @@ async def migrate(
 
     The plan is made twice: once without a lock (``--sql``, ``--plan`` and a database with
     nothing to do stop there), then again from the recorder as it reads once the migration lock
-    is held, which is the plan that runs. A process that waited for another one to migrate
+    is held, which is the plan that runs (a relative ``target``, ``-N``/``+N``, is resolved
+    before the lock: see :mod:`.targets`). A process that waited for another one to migrate
     finds nothing left and returns no steps. ``progress`` follows the run (see
     :meth:`Progress.kept` for what an interruption leaves). ``fake_initial`` records without
     running each initial migration whose tables exist and match (see :func:`initial_to_fake`).
     """
     async with open_project(config) as project:
-        steps, legacy = _plan(project, app, target, await project.applied())
+        rows = await project.applied()
+        if is_relative(target):  # -N / +N: resolved once, from the rows read before the lock
+            check_history(project, rows)
+            target = absolute_target(project, app, target, rows)
+        steps, legacy = _plan(project, app, target, rows)
         if sql or plan:
             return MigrateResult(steps, applied=False)
         await refuse_half_applied_marks(project, project.apps)

@@ -5,6 +5,11 @@
 the migration files and each difference is reported as a :class:`MarchDriftWarning` (or raised
 as MarchDriftError with ``on_drift = "error"``). No database round trip unless
 ``drift_check_database = true`` asks for pending migrations too.
+
+A report goes out once, through one channel: ``warnings.warn`` (``on_drift = "warn"``) or the
+``tortoise_march_ext`` logger (``on_drift = "log"``), attributed to the application's line that
+called ``Tortoise.init`` (the first frame that is neither Tortoise's, asyncio's nor ours), also
+when it is sent later from a task (the late check's pending migrations).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from tortoise import Tortoise
@@ -144,27 +150,30 @@ async def _after_init() -> None:
     goes wrong (a bad config, a broken migration file, a database that is down, a bug) is one
     MarchDriftWarning, and the application's ``Tortoise.init`` goes on.
     """
+    where = app_line()
+    channel = "warn"
     try:
         config = load_config()
+        channel = config.on_drift
         if config.on_drift == "ignore":
             return
         report = await check(config)
     except Exception as exc:
-        _warn(f"{SKIPPED}: {_reason(exc)}")
+        _warn(f"{SKIPPED}: {_reason(exc)}", where, channel)
         return
     if not report.drifted:
         return
-    await _send_drift_detected(report)
+    await _send_drift_detected(report, where, channel)
     if config.on_drift == "error":
         raise MarchDriftError(report.message)
-    _warn(report.message)
+    _warn(report.message, where, channel)
 
 
-async def _send_drift_detected(report: DriftReport, stacklevel: int = 5) -> None:
+async def _send_drift_detected(report: DriftReport, where: Where, channel: str) -> None:
     try:
         await signals.drift_detected.send(report=report)
     except Exception as exc:
-        _warn(f"tortoise-march-ext: {_reason(exc)}", stacklevel)
+        _warn(f"tortoise-march-ext: {_reason(exc)}", where, channel)
 
 
 def _reason(exc: Exception) -> str:
@@ -174,10 +183,57 @@ def _reason(exc: Exception) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-def _warn(message: str, stacklevel: int = 4) -> None:
-    """Log ``message`` and warn it at the caller of ``Tortoise.init`` (``stacklevel`` up)."""
-    logger.warning(message)
-    warnings.warn(message, MarchDriftWarning, stacklevel=stacklevel)
+@dataclass(frozen=True)
+class Where:
+    """The application's line a report is attributed to."""
+
+    filename: str
+    lineno: int
+    module_globals: dict[str, Any]
+
+
+def _skipped_folders() -> tuple[str, ...]:
+    import tortoise
+
+    folders = (
+        Path(tortoise.__file__).parent,
+        Path(__file__).parents[1],
+        Path(asyncio.__file__).parent,
+    )
+    return tuple(f"{folder}{os.sep}" for folder in folders)
+
+
+def app_line(frame: FrameType | None = None) -> Where:
+    """Return the application's line below ``frame`` (default: the caller): the first frame,
+    going out, that is neither Tortoise's, asyncio's nor ours (the outermost one if all are)."""
+    skipped = _skipped_folders()
+    frame = frame or sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(skipped):
+        frame = frame.f_back
+    return Where(frame.f_code.co_filename, frame.f_lineno, frame.f_globals)
+
+
+def _warn(message: str, where: Where, channel: str = "warn") -> None:
+    """Report ``message`` once, at ``where``: through the logger (``on_drift = "log"``) or as
+    a MarchDriftWarning (anything else; only ``"log"`` changes the channel)."""
+    if channel == "log":
+        record = logger.makeRecord(
+            logger.name, logging.WARNING, where.filename, where.lineno, message, (), None
+        )
+        if logger.isEnabledFor(logging.WARNING):
+            logger.handle(record)
+        return
+    module = str(where.module_globals.get("__name__", "<unknown>"))
+    registry = where.module_globals.setdefault("__warningregistry__", {})
+    warnings.warn_explicit(
+        message,
+        MarchDriftWarning,
+        where.filename,
+        where.lineno,
+        module,
+        registry,
+        where.module_globals,
+    )
 
 
 # -- a Tortoise.init that was running before the wrapper existed --------------------------------
@@ -241,35 +297,25 @@ def _unwatch_current() -> None:
         ctx.__class__ = type(ctx).__mro__[1]
 
 
-def _app_stacklevel() -> int:
-    """Return the stacklevel, for ``_warn`` called by our caller, of the first frame that is
-    neither Tortoise's nor ours: the application's call of ``Tortoise.init``."""
-    import tortoise
-
-    folders = (Path(tortoise.__file__).parent, Path(__file__).parents[1])
-    ours = tuple(f"{folder}{os.sep}" for folder in folders)
-    level, frame = 3, sys._getframe(2)  # frame 2, the setter, is level 3 of _warn
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(ours):
-        level, frame = level + 1, frame.f_back
-    return level
-
-
 def _late_check() -> None:
     """Run the drift check inside the finishing init; the async parts follow as a task."""
+    where = app_line()
+    channel = "warn"
     try:
         config = load_config()
+        channel = config.on_drift
         if config.on_drift == "ignore":
             return
         report, history = _compare(config)
     except Exception as exc:
-        _warn(f"{SKIPPED}: {_reason(exc)}", _app_stacklevel())
+        _warn(f"{SKIPPED}: {_reason(exc)}", where, channel)
         return
     if report.drifted or config.drift_check_database:
-        _spawn(_late_rest(config, report, history))
+        _spawn(_late_rest(config, report, history, where))
     if report.drifted:
         if config.on_drift == "error":
             raise MarchDriftError(report.message)
-        _warn(report.message, _app_stacklevel())
+        _warn(report.message, where, channel)
 
 
 def _spawn(work: Coroutine[Any, Any, None]) -> None:
@@ -279,20 +325,23 @@ def _spawn(work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_tasks.discard)
 
 
-async def _late_rest(config: MarchConfig, report: DriftReport, history: History) -> None:
-    """Finish a late check: pending migrations (when asked for) and the drift_detected signal."""
+async def _late_rest(
+    config: MarchConfig, report: DriftReport, history: History, where: Where
+) -> None:
+    """Finish a late check: pending migrations (when asked for) and the drift_detected signal,
+    reported at ``where``, the application's init (this runs in a task of its own)."""
     if config.drift_check_database:
         try:
             from .ensure import pending_migrations
 
             report.pending = await pending_migrations(config, history)
         except Exception as exc:
-            _warn(f"{SKIPPED}: {_reason(exc)}", 2)
+            _warn(f"{SKIPPED}: {_reason(exc)}", where, config.on_drift)
             return
         if report.pending:
-            _warn(DriftReport(pending=report.pending).message, 2)
+            _warn(DriftReport(pending=report.pending).message, where, config.on_drift)
     if report.drifted:
-        await _send_drift_detected(report, 3)
+        await _send_drift_detected(report, where, config.on_drift)
 
 
 _original: Any = None

@@ -31,7 +31,12 @@ Key = tuple[str, str]
 
 @dataclass
 class MigrationReport:
-    """What ``ensure_migrated`` found and did."""
+    """What ``ensure_migrated`` did, and what it left.
+
+    ``applied``: the migrations this call applied (``"app.name"``, in the order they ran);
+    ``pending``: those of the selected apps still not applied after the call (beyond a
+    ``target``, for instance); empty when every app stands at its latest migration.
+    """
 
     applied: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
@@ -69,6 +74,19 @@ def _pending(
     graph = MigrationGraph(dict.fromkeys(deps), deps)
     apps = [a for a in project_apps if a in graph.apps()]
     return forwards_plan(graph, _targets(graph, apps, target), done)
+
+
+def _remaining_of(apps: list[str], history: History, applied: dict[Key, Any]) -> list[Key]:
+    """Return :func:`_remaining` for the recorder rows ``applied``."""
+    deps, done = apply_replacements(history.dependencies, history.replaces, applied)
+    return _remaining(MigrationGraph(dict.fromkeys(deps), deps), apps, done)
+
+
+def _remaining(graph: MigrationGraph, apps: list[str], done: set[Key]) -> list[Key]:
+    """Return the migrations of ``apps`` (and what they need) not in ``done``, in plan order;
+    every leaf counts, so that this never raises for an app with two latest migrations."""
+    leaves = [leaf for app in apps if app in graph.apps() for leaf in graph.leaves(app)]
+    return forwards_plan(graph, leaves, done)
 
 
 @asynccontextmanager
@@ -190,7 +208,8 @@ async def ensure_migrated(
             await rewrite_legacy(project.recorder, legacy)
         pending = _pending(selected, history, applied, target)
         if not pending:
-            return MigrationReport()
+            left = _remaining_of(selected, history, applied) if target else []
+            return MigrationReport(pending=[_label(k) for k in left])
         if check_only:
             names = [_label(k) for k in pending]
             raise PendingMigrations(
@@ -206,6 +225,7 @@ async def ensure_migrated(
             done = project.use_applied(applied)
             keys = forwards_plan(project.graph, _targets(project.graph, selected, target), done)
             steps = await _apply(project, keys, done)
+            left = _remaining(project.graph, selected, done | {s.migration.key for s in steps})
         return MigrationReport(
-            applied=[str(s.migration) for s in steps], pending=[_label(k) for k in pending]
+            applied=[str(s.migration) for s in steps], pending=[_label(k) for k in left]
         )
