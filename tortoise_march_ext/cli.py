@@ -13,20 +13,36 @@ from typing import Any
 
 import anyio
 
-from . import commands
+from . import commands, output
+from ._version import __version__
+from .commands.init import init_project
 from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _parser(prog: str = "python -m tortoise_march_ext") -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, parents=[output.options()])
     common.add_argument("-c", "--config", help="dotted path to the Tortoise config (module.ATTR)")
     common.add_argument("--location", help="folder holding one migrations folder per app")
-    common.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
     parser = argparse.ArgumentParser(
-        prog="python -m tortoise_march_ext", description="Migrations for Tortoise ORM."
+        prog=prog, description="Migrations for Tortoise ORM.", parents=[output.options()]
     )
+    parser.add_argument("--version", action="version", version=f"tortoise-march-ext {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    init = verbs.add_parser(
+        "init", parents=[output.options()], help="write the config section into pyproject.toml"
+    )
+    init.add_argument(
+        "-t",
+        "--tortoise-orm",
+        required=True,
+        metavar="MODULE.ATTR",
+        help="dotted path to the Tortoise config dict, e.g. settings.TORTOISE_ORM",
+    )
+    init.add_argument(
+        "--location", default="migrations", help="folder for the migrations (default: migrations)"
+    )
 
     make = verbs.add_parser("makemigrations", parents=[common], help="write new migrations")
     make.add_argument("apps", nargs="*", metavar="APP")
@@ -128,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _out(line: str = "") -> None:
-    print(line)
+    output.console.out(line)
 
 
 def _shown(path: Path) -> str:
@@ -226,7 +242,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             progress=args.progress,
         )
     except FakeInitialRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        output.console.error(str(exc))
         for line in exc.lines:
             print(f"  {line}", file=sys.stderr)
         return exc.exit_code
@@ -236,14 +252,18 @@ async def _migrate(args: argparse.Namespace) -> int:
     if args.check:
         _out("Pending migrations:")
     elif not dry:
-        for step in result.steps:
+        for step in result.steps if output.console.verbosity < output.OPERATIONS else ():
             faked = args.fake or step.migration.key in result.faked
-            _out(f"{step.describe()}... {'Faked' if faked else 'Done'}")
+            _out(f"{step.describe()}... {_done(faked)}")
         for line in result.warnings:
-            print(f"warning: {line}", file=sys.stderr)
+            output.console.warning(line)
         return EXIT_OK
     _print_steps(result, args.sql)
     return EXIT_FOUND if args.check else EXIT_OK
+
+
+def _done(faked: bool) -> str:
+    return output.console.notice("Faked") if faked else output.console.ok("Done")
 
 
 async def _showmigrations(args: argparse.Namespace) -> int:
@@ -358,7 +378,7 @@ async def _adopt(args: argparse.Namespace) -> int:
         for line in [*exc.found, *exc.lines]:
             _out(line)
         sys.stdout.flush()
-        print(f"error: {exc}", file=sys.stderr)
+        output.console.error(str(exc))
         return exc.exit_code
     for line in result.skipped:
         _out(line)
@@ -377,11 +397,10 @@ async def _adopt(args: argparse.Namespace) -> int:
                 "applied): run `python -m tortoise_march_ext migrate` to apply it"
             )
     if result.difference_error:
-        print(
-            "warning: the initial migrations were recorded, but the migration that adds what "
+        output.console.warning(
+            "the initial migrations were recorded, but the migration that adds what "
             f"the models add could not be written: {result.difference_error}; run "
-            "makemigrations",
-            file=sys.stderr,
+            "makemigrations"
         )
     for line in result.drop_hints:
         _out(line)
@@ -390,7 +409,21 @@ async def _adopt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _init(args: argparse.Namespace) -> int:
+    result = init_project(args.tortoise_orm, args.location, root=Path.cwd())
+    did = "Created" if result.created else "Added [tool.tortoise_march_ext] to"
+    _out(f"{output.console.ok(did)} {_shown(result.path)}:")
+    _out()
+    _out("\n".join(f"  {line}" for line in result.section.splitlines()))
+    _out()
+    _out('Next: mark your models (class Meta(march.Meta)) or set track = "all", then')
+    _out(f"  {args.prog} makemigrations")
+    _out(f"  {args.prog} migrate")
+    return EXIT_OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "init": _init,
     "makemigrations": _makemigrations,
     "migrate": _migrate,
     "showmigrations": _showmigrations,
@@ -430,10 +463,23 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
-    args = _parser().parse_args(argv)
-    args.progress = Progress()
+def _parse(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
+    """Return the parsed arguments; a verb's unknown argument gets that verb's usage."""
+    parser = _parser(prog)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        verbs.choices[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
+    args.prog = prog
+    return output.with_defaults(args)
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the CLI and return its exit code (``prog``: the program name shown in usage)."""
+    args = _parse(argv, prog or output.program_name())
+    console = output.configure(args.verbosity, args.no_color)
+    live = console.verbosity >= output.OPERATIONS
+    args.progress = output.LiveProgress(console=console) if live else Progress()
     try:
         code = anyio.run(_run, args)
         sys.stdout.flush()
@@ -448,13 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MarchError as exc:
         if args.traceback:
             traceback.print_exc()
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        console.error(" ".join(str(exc).split()))
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one boundary that turns crashes into a line
         if args.traceback:
             traceback.print_exc()
-        print(
-            f"error: unexpected {type(exc).__name__}: {exc} (run again with --traceback)",
-            file=sys.stderr,
-        )
+        console.error(f"unexpected {type(exc).__name__}: {exc} (run again with --traceback)")
         return EXIT_FAILED
