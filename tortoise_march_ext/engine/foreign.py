@@ -121,11 +121,15 @@ def _toml_section(root: Path, name: str) -> dict[str, Any] | None:
     return section if isinstance(section, dict) else None
 
 
-def aerich_folder(root: Path) -> Path:
-    """Return aerich's migrations folder (``[tool.aerich] location``, default ./migrations)."""
-    section = _toml_section(root, "aerich") or {}
-    location = Path(str(section.get("location", "./migrations")))
-    return location if location.is_absolute() else root / location
+def aerich_folder(root: Path, app: str) -> Path:
+    """Return the folder of aerich's migrations of ``app``, read as aerich reads it:
+    ``location`` of ``[tool.aerich]``, else of ``[tool.tortoise]`` (what aerich writes with
+    tortoise-orm 1.x), default ./migrations; ``{app}`` in it stands for the app, otherwise the
+    app's files are in a subfolder named after it."""
+    section = _toml_section(root, "aerich") or _toml_section(root, "tortoise") or {}
+    location = str(section.get("location", "./migrations"))
+    path = Path(location.replace("{app}", app)) if "{app}" in location else Path(location, app)
+    return path if path.is_absolute() else root / path
 
 
 def _tortoise_march_folder(root: Path) -> Path | None:
@@ -205,7 +209,7 @@ async def find_histories(
         for app in apps:
             applied = [_stem(str(r["version"])) for r in rows if r["app"] == app]
             if applied:
-                files = _files(aerich_folder(root) / app)
+                files = _files(aerich_folder(root, app))
                 found.append(
                     _history(editor, "aerich", AERICH, app, applied, files, "aerich upgrade")
                 )
