@@ -13,9 +13,8 @@ from typing import Any
 
 import anyio
 
-from . import commands, output
+from . import cli_init, commands, output
 from ._version import __version__
-from .commands.init import init_project
 from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
@@ -29,20 +28,7 @@ def _parser(prog: str = "python -m tortoise_march_ext") -> argparse.ArgumentPars
     )
     parser.add_argument("--version", action="version", version=f"tortoise-march-ext {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-    init = verbs.add_parser(
-        "init", parents=[output.options()], help="write the config section into pyproject.toml"
-    )
-    init.add_argument(
-        "-t",
-        "--tortoise-orm",
-        required=True,
-        metavar="MODULE.ATTR",
-        help="dotted path to the Tortoise config dict, e.g. settings.TORTOISE_ORM",
-    )
-    init.add_argument(
-        "--location", default="migrations", help="folder for the migrations (default: migrations)"
-    )
+    cli_init.add_parser(verbs)
 
     make = verbs.add_parser("makemigrations", parents=[common], help="write new migrations")
     make.add_argument("apps", nargs="*", metavar="APP")
@@ -409,21 +395,8 @@ async def _adopt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _init(args: argparse.Namespace) -> int:
-    result = init_project(args.tortoise_orm, args.location, root=Path.cwd())
-    did = "Created" if result.created else "Added [tool.tortoise_march_ext] to"
-    _out(f"{output.console.ok(did)} {_shown(result.path)}:")
-    _out()
-    _out("\n".join(f"  {line}" for line in result.section.splitlines()))
-    _out()
-    _out('Next: mark your models (class Meta(march.Meta)) or set track = "all", then')
-    _out(f"  {args.prog} makemigrations")
-    _out(f"  {args.prog} migrate")
-    return EXIT_OK
-
-
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
-    "init": _init,
+    "init": cli_init.run,
     "makemigrations": _makemigrations,
     "migrate": _migrate,
     "showmigrations": _showmigrations,
@@ -463,20 +436,10 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-def _parse(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
-    """Return the parsed arguments; a verb's unknown argument gets that verb's usage."""
-    parser = _parser(prog)
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        verbs.choices[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
-    args.prog = prog
-    return output.with_defaults(args)
-
-
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the CLI and return its exit code (``prog``: the program name shown in usage)."""
-    args = _parse(argv, prog or output.program_name())
+    prog = prog or output.program_name()
+    args = output.parse(_parser(prog), argv, prog)
     console = output.configure(args.verbosity, args.no_color)
     live = console.verbosity >= output.OPERATIONS
     args.progress = output.LiveProgress(console=console) if live else Progress()

@@ -5,6 +5,8 @@
   each statement with its time.
 - Colours only where the text goes to a terminal, never with ``--no-color``, a non-empty
   ``NO_COLOR`` (https://no-color.org) or ``TERM=dumb``.
+- The options every verb takes (:func:`options`), and parsing that gives a verb's own usage for
+  its wrong flags (:func:`parse`).
 - :class:`LiveProgress` is the :class:`~tortoise_march_ext.engine.steps.Progress` the CLI hands
   to the executor at ``-v 2`` and more: the executor reports each statement to it and prints
   nothing itself.
@@ -18,6 +20,8 @@ import argparse
 import os
 import sys
 import time
+from argparse import Namespace
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -120,12 +124,20 @@ def options() -> argparse.ArgumentParser:
     return parent
 
 
-def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
-    """Return ``args`` with the options of :func:`options` that were not given set to their
-    defaults."""
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None, prog: str) -> Namespace:
+    """Return the parsed arguments, with ``prog`` and the defaults of :func:`options` filled in.
+
+    An argument the verb does not know gets the verb's usage (argparse would print the
+    program's, as the verb's parser hands unknown arguments back to it).
+    """
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        verbs.choices[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
     for name, value in OPTION_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, value)
+    args.prog = prog
     return args
 
 
