@@ -347,7 +347,7 @@ def test_builtin_history_with_an_unapplied_module_is_refused(
     project = builtin_project(tmp_path, backend, ["0001_initial", "0002_more"])
     tables = project.tables()
     result = project.run("adopt")
-    assert_error(result, 1, "built-in migrations' history", "0002_more", "`tortoise migrate`")
+    assert_error(result, 1, "built-in migrations' history", "0002_more", "`tortoise -c ")
     assert_nothing_done(project, tables)
 
 

@@ -263,7 +263,7 @@ def test_builtin_history_with_unapplied_migration_is_refused(
 ) -> None:
     project = builtin_project(tmp_path, backend, tortoise_cli)
     pending = next((project.root / "shop" / "migrations").glob("0002_*.py")).stem
-    refused(project, "tortoise migrate", pending)
+    refused(project, "`tortoise -c settings.TORTOISE_ORM migrate`", pending)
     project.peer_ok(tortoise_cli, "tortoise", "-c", "settings.TORTOISE_ORM", "migrate")
     adopted(project, "Tortoise's built-in migrations")
 

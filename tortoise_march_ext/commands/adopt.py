@@ -292,7 +292,9 @@ async def _histories(project: Project, apps: list[str]) -> list[ForeignHistory]:
     tortoise_apps = project.tortoise_config.get("apps", {})
     for members in by_connection.values():
         client, editor = project.client(members[0]), project.editor(members[0])
-        found += await find_histories(client, editor, members, project.config.root, tortoise_apps)
+        found += await find_histories(
+            client, editor, members, project.config.root, tortoise_apps, project.config.tortoise_orm
+        )
     return found
 
 

@@ -196,9 +196,11 @@ async def find_histories(
     apps: list[str],
     root: Path,
     tortoise_apps: dict[str, Any],
+    config_path: str | None = None,
 ) -> list[ForeignHistory]:
     """Return the other tools' histories of ``apps`` on one connection (``tortoise_apps``: the
-    Tortoise config's apps, for the built-in's ``migrations`` module)."""
+    Tortoise config's apps, for the built-in's ``migrations`` module; ``config_path``: its dotted
+    path, for the command that applies the built-in's migrations)."""
     present = await _present(client, editor)
     found: list[ForeignHistory] = []
     if not present:
@@ -221,7 +223,7 @@ async def find_histories(
                 module = (tortoise_apps.get(app) or {}).get("migrations")
                 files = _builtin_files(module)
                 tool = "Tortoise's built-in migrations"
-                up = "tortoise migrate"
+                up = f"tortoise -c {config_path} migrate" if config_path else "tortoise migrate"
                 found.append(_history(editor, tool, BUILTIN, app, applied, files, up))
     if TORTOISE_MARCH in present:
         rows = await _rows(client, editor, TORTOISE_MARCH, ["name"], live)
