@@ -23,11 +23,13 @@ import time
 from argparse import Namespace
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .commands.migrate import Progress
-from .engine.steps import Step
-from .operations import Operation
+
+if TYPE_CHECKING:
+    from .engine.steps import Step
+    from .operations import Operation
 
 QUIET, NORMAL, OPERATIONS, STATEMENTS = 0, 1, 2, 3
 VERBOSITIES = (QUIET, NORMAL, OPERATIONS, STATEMENTS)
