@@ -13,7 +13,8 @@ from typing import Any
 
 import anyio
 
-from . import commands
+from . import cli_init, commands, output
+from ._version import __version__
 from .cli_habits import optimizemigration_verb, prune_first, showplan_verb
 from .commands.lint_ci import lint_ci
 from .commands.migrate import FakeInitialRefused, Progress, resolve
@@ -22,15 +23,16 @@ from .commands.targets import is_relative
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _parser(prog: str = "python -m tortoise_march_ext") -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, parents=[output.options()])
     common.add_argument("-c", "--config", help="dotted path to the Tortoise config (module.ATTR)")
     common.add_argument("--location", help="folder holding one migrations folder per app")
-    common.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
     parser = argparse.ArgumentParser(
-        prog="python -m tortoise_march_ext", description="Migrations for Tortoise ORM."
+        prog=prog, description="Migrations for Tortoise ORM.", parents=[output.options()]
     )
+    parser.add_argument("--version", action="version", version=f"tortoise-march-ext {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    cli_init.add_parser(verbs)
 
     make = verbs.add_parser("makemigrations", parents=[common], help="write new migrations")
     make.add_argument("apps", nargs="*", metavar="APP")
@@ -183,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _out(line: str = "") -> None:
-    print(line)
+    output.console.out(line)
 
 
 def _shown(path: Path) -> str:
@@ -298,7 +300,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             progress=args.progress,
         )
     except FakeInitialRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        output.console.error(str(exc))
         for line in exc.lines:
             print(f"  {line}", file=sys.stderr)
         return exc.exit_code
@@ -308,11 +310,11 @@ async def _migrate(args: argparse.Namespace) -> int:
     if args.check:
         _out("Pending migrations:")
     elif not dry:
-        for step in result.steps:
+        for step in result.steps if output.console.verbosity < output.OPERATIONS else ():
             faked = args.fake or step.migration.key in result.faked
-            _out(f"{step.describe()}... {'Faked' if faked else 'Done'}")
+            _out(f"{step.describe()}... {_done(faked)}")
         for line in result.warnings:
-            print(f"warning: {line}", file=sys.stderr)
+            output.console.warning(line)
         return EXIT_OK
     _print_steps(result)
     return EXIT_FOUND if args.check else EXIT_OK
@@ -333,6 +335,10 @@ async def _migrate_sql(args: argparse.Namespace, config: commands.MarchConfig) -
     )
     _out(script)
     return EXIT_OK
+
+
+def _done(faked: bool) -> str:
+    return output.console.notice("Faked") if faked else output.console.ok("Done")
 
 
 async def _showmigrations(args: argparse.Namespace) -> int:
@@ -453,7 +459,7 @@ async def _adopt(args: argparse.Namespace) -> int:
         for line in [*exc.found, *exc.lines]:
             _out(line)
         sys.stdout.flush()
-        print(f"error: {exc}", file=sys.stderr)
+        output.console.error(str(exc))
         return exc.exit_code
     for line in result.skipped:
         _out(line)
@@ -472,11 +478,10 @@ async def _adopt(args: argparse.Namespace) -> int:
                 "applied): run `python -m tortoise_march_ext migrate` to apply it"
             )
     if result.difference_error:
-        print(
-            "warning: the initial migrations were recorded, but the migration that adds what "
+        output.console.warning(
+            "the initial migrations were recorded, but the migration that adds what "
             f"the models add could not be written: {result.difference_error}; run "
-            "makemigrations",
-            file=sys.stderr,
+            "makemigrations"
         )
     for line in result.drop_hints:
         _out(line)
@@ -486,6 +491,7 @@ async def _adopt(args: argparse.Namespace) -> int:
 
 
 VERBS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "init": cli_init.run,
     "makemigrations": _makemigrations,
     "migrate": _migrate,
     "showmigrations": _showmigrations,
@@ -526,10 +532,13 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
-    args = _parser().parse_args(argv)
-    args.progress = Progress()
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the CLI and return its exit code (``prog``: the program name shown in usage)."""
+    prog = prog or output.program_name()
+    args = output.parse(_parser(prog), argv, prog)
+    console = output.configure(args.verbosity, args.no_color)
+    live = console.verbosity >= output.OPERATIONS
+    args.progress = output.LiveProgress(console=console) if live else Progress()
     try:
         code = anyio.run(_run, args)
         sys.stdout.flush()
@@ -544,13 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MarchError as exc:
         if args.traceback:
             traceback.print_exc()
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        console.error(" ".join(str(exc).split()))
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one boundary that turns crashes into a line
         if args.traceback:
             traceback.print_exc()
-        print(
-            f"error: unexpected {type(exc).__name__}: {exc} (run again with --traceback)",
-            file=sys.stderr,
-        )
+        console.error(f"unexpected {type(exc).__name__}: {exc} (run again with --traceback)")
         return EXIT_FAILED

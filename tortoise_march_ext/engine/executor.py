@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -235,6 +236,7 @@ class Executor:
         is kept up to date, so that an interruption can say what it left.
         """
         self.progress = progress if progress is not None else Progress()
+        self.progress.fake = fake
         assert self.client_for is not None and self.recorder_for is not None
         if not fake:
             await self._refuse_existing_tables(steps)
@@ -369,6 +371,7 @@ class Executor:
     async def _run_one(
         self, conn: Any, editor: SchemaEditor, step: Step, operation: Operation, sql: Any
     ) -> None:
+        started = time.perf_counter()
         try:
             await self._statement(conn, editor, sql)
             if not step.atomic and step.transactional:
@@ -389,6 +392,7 @@ class Executor:
                 migration=str(step.migration),
                 statement=sql,
             ) from exc
+        self.progress.statement_done(operation, sql, time.perf_counter() - started)
 
     async def _statement(self, conn: Any, editor: SchemaEditor, sql: Any) -> None:
         if not isinstance(sql, str):

@@ -1,11 +1,15 @@
 """Steps (one migration to apply or unapply, with its statements) and how far a run got.
 
-:class:`Progress` is read after an interruption to say, in one sentence, what was kept.
+:class:`Progress` is read after an interruption to say, in one sentence, what was kept. It is
+also the executor's only window to the outside while a run goes on: the executor calls its
+:meth:`Progress.start`, :meth:`Progress.statement_done` and :meth:`Progress.finish` and prints
+nothing; a caller that wants to show the run (``migrate -v 2``) passes a subclass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..files.loader import LoadedMigration
 from ..operations import Operation
@@ -60,10 +64,18 @@ class Progress:
     done: list[Step] = field(default_factory=list)
     running: Step | None = None
     statements_done: int = 0
+    # Set by Executor.run: True when the steps are recorded without running their SQL.
+    fake: bool = False
 
     def start(self, step: Step) -> None:
         """Note that ``step`` begins."""
         self.running, self.statements_done = step, 0
+
+    def statement_done(self, operation: Operation, statement: Any, seconds: float) -> None:
+        """Note that ``statement`` of ``operation`` (in the running step) ran in ``seconds``.
+
+        Does nothing here: a hook for callers that show each statement as it runs.
+        """
 
     def finish(self) -> None:
         """Note that the running step is committed and recorded."""
