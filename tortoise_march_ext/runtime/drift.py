@@ -232,7 +232,6 @@ def _warn(message: str, where: Where, channel: str = "warn") -> None:
         where.lineno,
         module,
         registry,
-        where.module_globals,
     )
 
 
