@@ -8,7 +8,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,21 +20,10 @@ from .commands.migrate import FakeInitialRefused, Progress, resolve
 from .commands.sql_script import sql_script
 from .commands.targets import is_relative
 from .exceptions import EXIT_FAILED, EXIT_FOUND, EXIT_OK, ConfigError, GraphError, MarchError
-
-
-def _out(line: str = "") -> None:
-    output.console.out(line)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _err(line: str = "") -> None:
-    print(line, file=sys.stderr)
+from .output import err as _err
+from .output import out as _out
+from .output import shown as _shown
+from .output import split_app as _split_app
 
 
 def _print_new(
@@ -92,13 +80,6 @@ def _print_steps(result: commands.MigrateResult) -> None:
         _out(f"{step.describe()}{note}")
         for operation, _ in step.statements:
             _out(f"    {operation.describe()}")
-
-
-def _split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
-    """Return APP and NAME from ``APP NAME`` or ``APP:NAME`` (how vendored migrations are named)."""
-    if app and ":" in app and name is None:
-        app, _, name = app.partition(":")
-    return app, name
 
 
 async def _resolve(args: argparse.Namespace, config: commands.MarchConfig) -> int:

@@ -4,35 +4,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from . import commands
 from .commands.optimize import optimizemigration
 from .commands.prune import prune
 from .commands.showplan import showplan
 from .exceptions import EXIT_FOUND, EXIT_OK, ConfigError, GraphError
-
-
-def _out(line: str = "") -> None:
-    print(line)
-
-
-def _err(line: str = "") -> None:
-    print(line, file=sys.stderr)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _split_app(app: str, name: str | None) -> tuple[str, str | None]:
-    if ":" in app and name is None:
-        app, _, name = app.partition(":")
-    return app, name
+from .output import err as _err
+from .output import out as _out
+from .output import shown as _shown
+from .output import split_app as _split_app
 
 
 async def prune_first(args: argparse.Namespace, config: commands.MarchConfig) -> None:

@@ -23,6 +23,7 @@ import time
 from argparse import Namespace
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .commands.migrate import Progress
@@ -89,6 +90,31 @@ class Console:
 
 
 console = Console()
+
+
+def out(line: str = "") -> None:
+    """Print one line of output (silenced at verbosity 0)."""
+    console.out(line)
+
+
+def err(line: str = "") -> None:
+    """Print one line to stderr as it is (messages that must not mix with stdout's data)."""
+    print(line, file=sys.stderr)
+
+
+def shown(path: Path) -> str:
+    """Return ``path`` relative to the current folder when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def split_app(app: str | None, name: str | None) -> tuple[str | None, str | None]:
+    """Return APP and NAME from ``APP NAME`` or ``APP:NAME`` (how vendored migrations are named)."""
+    if app and ":" in app and name is None:
+        app, _, name = app.partition(":")
+    return app, name
 
 
 def configure(verbosity: int, no_color: bool) -> Console:

@@ -86,8 +86,10 @@ def connect_kwargs(client: Any, connect: Any) -> dict[str, Any]:
     }
 
 
-class PostgresLock:
-    """An advisory lock on a dedicated asyncpg connection."""
+class _ServerLock:
+    """A lock held on a dedicated connection to a database server (``conn`` once acquired)."""
+
+    kind = ""
 
     def __init__(self, client: Any, label: str) -> None:
         self.client = client
@@ -98,7 +100,13 @@ class PostgresLock:
     def target(self) -> tuple[Any, ...]:
         """Return the server and database."""
         c = self.client
-        return ("postgres", c.host, c.port, c.database)
+        return (self.kind, c.host, c.port, c.database)
+
+
+class PostgresLock(_ServerLock):
+    """An advisory lock on a dedicated asyncpg connection."""
+
+    kind = "postgres"
 
     async def acquire(self, timeout: float) -> None:
         """Open the dedicated connection and poll ``pg_try_advisory_lock``."""
@@ -240,20 +248,14 @@ def mysql_connect_kwargs(client: Any, connect: Any) -> dict[str, Any]:
     return kwargs
 
 
-class MysqlLock:
+class MysqlLock(_ServerLock):
     """A named lock (``GET_LOCK``) on a dedicated MySQL/MariaDB connection."""
 
-    def __init__(self, client: Any, label: str) -> None:
-        self.client = client
-        self.label = label
-        self.name = mysql_lock_name(str(client.database))
-        self.conn: Any = None
+    kind = "mysql"
 
-    @property
-    def target(self) -> tuple[Any, ...]:
-        """Return the server and database."""
-        c = self.client
-        return ("mysql", c.host, c.port, c.database)
+    def __init__(self, client: Any, label: str) -> None:
+        super().__init__(client, label)
+        self.name = mysql_lock_name(str(client.database))
 
     async def _value(self, sql: str) -> Any:
         async with self.conn.cursor() as cursor:
